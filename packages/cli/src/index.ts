@@ -1,0 +1,1 @@
+export { writeDevConfig } from './devConfig.js';

@@ -1,0 +1,173 @@
+import { DecodeError } from './errors.js';
+
+const utf8 = new TextEncoder();
+const utf8Decoder = new TextDecoder('utf-8', { fatal: false });
+
+/** Default cap for one length-prefixed buffer/string inside a record (ZooKeeper: maxbuffer + extrasize). */
+export const DEFAULT_MAX_FIELD_LENGTH = 2 * 0xfffff;
+
+/** Jute binary archive writer: big-endian primitives into a growable buffer that can be reused. */
+export class JuteWriter {
+  #bytes: Uint8Array;
+  #view: DataView;
+  #pos = 0;
+
+  constructor(initialCapacity = 256) {
+    this.#bytes = new Uint8Array(initialCapacity);
+    this.#view = new DataView(this.#bytes.buffer);
+  }
+
+  get length(): number {
+    return this.#pos;
+  }
+
+  reset(): void {
+    this.#pos = 0;
+  }
+
+  #ensure(extra: number): void {
+    const needed = this.#pos + extra;
+    if (needed <= this.#bytes.length) return;
+    let capacity = this.#bytes.length * 2;
+    while (capacity < needed) capacity *= 2;
+    const next = new Uint8Array(capacity);
+    next.set(this.#bytes.subarray(0, this.#pos));
+    this.#bytes = next;
+    this.#view = new DataView(next.buffer);
+  }
+
+  int(value: number): void {
+    this.#ensure(4);
+    this.#view.setInt32(this.#pos, value);
+    this.#pos += 4;
+  }
+
+  /** Writes a 64-bit signed long; accepts unsigned values up to 2^64-1 too (they wrap like Java longs). */
+  long(value: bigint): void {
+    this.#ensure(8);
+    this.#view.setBigUint64(this.#pos, BigInt.asUintN(64, value));
+    this.#pos += 8;
+  }
+
+  bool(value: boolean): void {
+    this.#ensure(1);
+    this.#bytes[this.#pos++] = value ? 1 : 0;
+  }
+
+  byte(value: number): void {
+    this.#ensure(1);
+    this.#view.setInt8(this.#pos++, value);
+  }
+
+  buffer(value: Uint8Array | null): void {
+    if (value === null) return this.int(-1);
+    this.int(value.length);
+    this.raw(value);
+  }
+
+  ustring(value: string | null): void {
+    if (value === null) return this.int(-1);
+    this.buffer(utf8.encode(value));
+  }
+
+  raw(bytes: Uint8Array): void {
+    this.#ensure(bytes.length);
+    this.#bytes.set(bytes, this.#pos);
+    this.#pos += bytes.length;
+  }
+
+  /** Overwrites a 32-bit int at an earlier position (used to back-fill frame lengths). */
+  patchInt(position: number, value: number): void {
+    this.#view.setInt32(position, value);
+  }
+
+  /** A copy of the bytes written so far. */
+  toBytes(): Uint8Array {
+    return this.#bytes.slice(0, this.#pos);
+  }
+}
+
+/** Jute binary archive reader over one frame; every read is bounds-checked and fails with DecodeError. */
+export class JuteReader {
+  readonly #bytes: Uint8Array;
+  readonly #view: DataView;
+  readonly #end: number;
+  readonly #maxFieldLength: number;
+  #pos: number;
+
+  constructor(bytes: Uint8Array, options: { start?: number; end?: number; maxFieldLength?: number } = {}) {
+    this.#bytes = bytes;
+    this.#view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.#pos = options.start ?? 0;
+    this.#end = options.end ?? bytes.length;
+    this.#maxFieldLength = options.maxFieldLength ?? DEFAULT_MAX_FIELD_LENGTH;
+  }
+
+  get position(): number {
+    return this.#pos;
+  }
+
+  get remaining(): number {
+    return this.#end - this.#pos;
+  }
+
+  #take(count: number, what: string): number {
+    if (this.#pos + count > this.#end) {
+      throw new DecodeError(`record runs past its frame reading ${what} at offset ${this.#pos} (${this.remaining} bytes left, ${count} needed)`);
+    }
+    const at = this.#pos;
+    this.#pos += count;
+    return at;
+  }
+
+  int(): number {
+    return this.#view.getInt32(this.#take(4, 'int'));
+  }
+
+  long(): bigint {
+    return this.#view.getBigInt64(this.#take(8, 'long'));
+  }
+
+  bool(): boolean {
+    return this.#bytes[this.#take(1, 'boolean')] !== 0;
+  }
+
+  byte(): number {
+    return this.#view.getInt8(this.#take(1, 'byte'));
+  }
+
+  #length(what: string): number {
+    const length = this.int();
+    if (length < -1) throw new DecodeError(`negative ${what} length ${length}`);
+    if (length > this.#maxFieldLength) throw new DecodeError(`${what} length ${length} exceeds ${this.#maxFieldLength}`);
+    return length;
+  }
+
+  buffer(): Uint8Array | null {
+    const length = this.#length('buffer');
+    if (length === -1) return null;
+    const at = this.#take(length, 'buffer');
+    return this.#bytes.slice(at, at + length);
+  }
+
+  ustring(): string | null {
+    const length = this.#length('string');
+    if (length === -1) return null;
+    const at = this.#take(length, 'string');
+    return utf8Decoder.decode(this.#bytes.subarray(at, at + length));
+  }
+
+  /** Element count of a vector; every element takes at least one byte, so a count beyond the frame is rejected before allocating. */
+  vectorLength(minElementBytes: number): number {
+    const count = this.int();
+    if (count < -1) throw new DecodeError(`negative vector length ${count}`);
+    if (count > 0 && count * minElementBytes > this.remaining) {
+      throw new DecodeError(`vector of ${count} elements cannot fit in the ${this.remaining} bytes left`);
+    }
+    return count;
+  }
+
+  rest(): Uint8Array {
+    return this.#bytes.slice(this.#take(this.remaining, 'rest'), this.#end);
+  }
+}

@@ -1,0 +1,114 @@
+import { createHash } from 'node:crypto';
+import { isIP } from 'node:net';
+import { Perms, type ACL, type Id } from '@corral/protocol';
+
+/** An identity a connection holds: ip from its socket, digest or super from auth packets. */
+export interface Identity {
+  scheme: string;
+  id: string;
+}
+
+export const OPEN_ACL_UNSAFE: ACL[] = [{ perms: Perms.ALL, id: { scheme: 'world', id: 'anyone' } }];
+export const READ_ACL_UNSAFE: ACL[] = [{ perms: Perms.READ, id: { scheme: 'world', id: 'anyone' } }];
+
+/** user:password -> user:base64(sha1(user:password)), as DigestAuthenticationProvider does. */
+export function digestId(userAndPassword: string): string {
+  const colon = userAndPassword.indexOf(':');
+  const user = colon < 0 ? userAndPassword : userAndPassword.slice(0, colon);
+  return `${user}:${createHash('sha1').update(userAndPassword, 'utf8').digest('base64')}`;
+}
+
+/** Whether the caller's identities grant any of the requested permission bits on a node with this ACL. */
+export function hasPermission(acl: readonly ACL[], identities: readonly Identity[], perm: number): boolean {
+  if (acl.length === 0) return true;
+  if (identities.some((i) => i.scheme === 'super')) return true;
+  for (const entry of acl) {
+    if ((entry.perms & perm) === 0) continue;
+    const { scheme, id } = entry.id;
+    if (scheme === 'world' && id === 'anyone') return true;
+    for (const identity of identities) {
+      if (identity.scheme !== scheme) continue;
+      if (scheme === 'ip' ? ipMatches(id, identity.id) : identity.id === id) return true;
+    }
+  }
+  return false;
+}
+
+/** Validates a create/setACL ACL list and expands `auth` entries; returns undefined for INVALIDACL. */
+export function fixupAcl(acl: readonly ACL[], identities: readonly Identity[]): ACL[] | undefined {
+  if (acl.length === 0) return undefined;
+  const out: ACL[] = [];
+  const add = (entry: ACL) => {
+    if (!out.some((e) => e.perms === entry.perms && e.id.scheme === entry.id.scheme && e.id.id === entry.id.id)) out.push(entry);
+  };
+  for (const entry of acl) {
+    if (entry.id.scheme === 'auth') {
+      const authenticated = identities.filter((i) => i.scheme === 'digest' || i.scheme === 'super');
+      if (authenticated.length === 0) return undefined;
+      for (const identity of authenticated) add({ perms: entry.perms, id: { scheme: identity.scheme, id: identity.id } });
+    } else if (isValidId(entry.id)) {
+      add(entry);
+    } else {
+      return undefined;
+    }
+  }
+  return out;
+}
+
+function isValidId({ scheme, id }: Id): boolean {
+  switch (scheme) {
+    case 'world':
+      return id === 'anyone';
+    case 'digest':
+      return id.split(':').length === 2;
+    case 'ip':
+      return parseIpPattern(id) !== undefined;
+    case 'super':
+      return true;
+    default:
+      return false;
+  }
+}
+
+interface IpPattern {
+  bytes: Uint8Array;
+  bits: number;
+}
+
+function ipBytes(address: string): Uint8Array | undefined {
+  const mapped = address.startsWith('::ffff:') && isIP(address.slice(7)) === 4 ? address.slice(7) : address;
+  const kind = isIP(mapped);
+  if (kind === 4) return Uint8Array.from(mapped.split('.').map(Number));
+  if (kind !== 6) return undefined;
+  const [head, tail] = mapped.split('::') as [string, string | undefined];
+  const groups = (s: string | undefined) => (s ? s.split(':').map((g) => parseInt(g, 16)) : []);
+  const left = groups(head);
+  const right = groups(tail);
+  const all = [...left, ...new Array(8 - left.length - right.length).fill(0), ...right];
+  const bytes = new Uint8Array(16);
+  all.forEach((g, i) => {
+    bytes[2 * i] = g >> 8;
+    bytes[2 * i + 1] = g & 0xff;
+  });
+  return bytes;
+}
+
+function parseIpPattern(pattern: string): IpPattern | undefined {
+  const [address, bitsText] = pattern.split('/');
+  const bytes = ipBytes(address ?? '');
+  if (!bytes) return undefined;
+  const bits = bitsText === undefined ? bytes.length * 8 : Number(bitsText);
+  if (!Number.isInteger(bits) || bits < 0 || bits > bytes.length * 8) return undefined;
+  return { bytes, bits };
+}
+
+function ipMatches(pattern: string, address: string): boolean {
+  const p = parseIpPattern(pattern);
+  const a = ipBytes(address);
+  if (!p || !a || a.length !== p.bytes.length) return false;
+  for (let bit = 0; bit < p.bits; bit++) {
+    const mask = 0x80 >> bit % 8;
+    if ((p.bytes[bit >> 3]! & mask) !== (a[bit >> 3]! & mask)) return false;
+  }
+  return true;
+}

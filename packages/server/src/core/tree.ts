@@ -1,0 +1,276 @@
+import { createHash } from 'node:crypto';
+import { EventType, type ACL, type Stat } from '@corral/protocol';
+import { OPEN_ACL_UNSAFE, READ_ACL_UNSAFE } from './acl.js';
+import { childPath, parentOf } from './path.js';
+import { ownerKind, type Txn, type TxnBody } from './txn.js';
+
+export interface ZNode {
+  data: Uint8Array | null;
+  acl: ACL[];
+  czxid: bigint;
+  mzxid: bigint;
+  pzxid: bigint;
+  ctime: bigint;
+  mtime: bigint;
+  version: number;
+  /** Internal child-creation counter: the sequential suffix; clients see 2*cversion - numChildren. */
+  cversion: number;
+  aversion: number;
+  ephemeralOwner: bigint;
+  children: Set<string>;
+}
+
+/** A change the watch registry must hear about. */
+export interface TreeEvent {
+  type: EventType;
+  path: string;
+}
+
+/** What applying one (sub-)txn produced, in the shape the reply needs. */
+export type ApplyResult =
+  | { type: 'create'; path: string; stat: Stat; op: 'create' | 'create2' | 'createContainer' | 'createTTL' }
+  | { type: 'delete' }
+  | { type: 'setData'; stat: Stat }
+  | { type: 'setACL'; stat: Stat }
+  | { type: 'check' }
+  | { type: 'multi'; results: ApplyResult[] }
+  | { type: 'error'; err: number }
+  | { type: 'session' };
+
+/** Thrown when a txn does not fit the tree: a replica bug, never a client error (prep checked everything). */
+export class TreeInvariantError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'TreeInvariantError';
+  }
+}
+
+function newNode(data: Uint8Array | null, acl: ACL[], zxid: bigint, timeMs: bigint, owner: bigint): ZNode {
+  return {
+    data,
+    acl,
+    czxid: zxid,
+    mzxid: zxid,
+    pzxid: zxid,
+    ctime: timeMs,
+    mtime: timeMs,
+    version: 0,
+    cversion: 0,
+    aversion: 0,
+    ephemeralOwner: owner,
+    children: new Set(),
+  };
+}
+
+/** The in-memory znode tree. Changes only through apply(txn), in zxid order. */
+export class DataTree {
+  readonly #nodes = new Map<string, ZNode>();
+  readonly #ephemerals = new Map<bigint, Set<string>>();
+  #containers = new Set<string>();
+  #ttls = new Set<string>();
+  #lastZxid = 0n;
+  #dataBytes = 0;
+
+  constructor() {
+    const empty = new Uint8Array(0);
+    this.#nodes.set('/', newNode(empty, OPEN_ACL_UNSAFE, 0n, 0n, 0n));
+    this.#nodes.set('/zookeeper', newNode(empty, OPEN_ACL_UNSAFE, 0n, 0n, 0n));
+    this.#nodes.set('/zookeeper/quota', newNode(empty, OPEN_ACL_UNSAFE, 0n, 0n, 0n));
+    const config = newNode(empty, READ_ACL_UNSAFE, 0n, 0n, 0n);
+    config.aversion = -1;
+    this.#nodes.set('/zookeeper/config', config);
+    this.#nodes.get('/')!.children.add('zookeeper');
+    this.#nodes.get('/zookeeper')!.children.add('quota').add('config');
+  }
+
+  get lastZxid(): bigint {
+    return this.#lastZxid;
+  }
+
+  get nodeCount(): number {
+    return this.#nodes.size;
+  }
+
+  get approximateDataSize(): number {
+    return this.#dataBytes;
+  }
+
+  get(path: string): ZNode | undefined {
+    return this.#nodes.get(path);
+  }
+
+  ephemeralsOf(sessionId: bigint): ReadonlySet<string> {
+    return this.#ephemerals.get(sessionId) ?? new Set();
+  }
+
+  ephemeralSessions(): ReadonlyMap<bigint, ReadonlySet<string>> {
+    return this.#ephemerals;
+  }
+
+  containerPaths(): ReadonlySet<string> {
+    return this.#containers;
+  }
+
+  ttlPaths(): ReadonlySet<string> {
+    return this.#ttls;
+  }
+
+  /** The Stat clients see: cversion counts creations and deletions; containers and TTL nodes show owner 0. */
+  statOf(node: ZNode): Stat {
+    const kind = ownerKind(node.ephemeralOwner);
+    return {
+      czxid: node.czxid,
+      mzxid: node.mzxid,
+      ctime: node.ctime,
+      mtime: node.mtime,
+      version: node.version,
+      cversion: node.cversion * 2 - node.children.size,
+      aversion: node.aversion,
+      ephemeralOwner: kind === 'ephemeral' ? node.ephemeralOwner : 0n,
+      dataLength: node.data?.length ?? 0,
+      numChildren: node.children.size,
+      pzxid: node.pzxid,
+    };
+  }
+
+  /** Number of descendants (not counting the node itself). */
+  countDescendants(path: string): number {
+    const node = this.#nodes.get(path);
+    if (!node) return 0;
+    let total = 0;
+    const stack = [path];
+    while (stack.length > 0) {
+      const current = stack.pop()!;
+      for (const name of this.#nodes.get(current)!.children) {
+        total++;
+        stack.push(childPath(current, name));
+      }
+    }
+    return total;
+  }
+
+  /** Applies one committed txn; zxids must increase. Returns the result for the reply and the events for watches. */
+  apply(txn: Txn): { result: ApplyResult; events: TreeEvent[] } {
+    if (txn.zxid <= this.#lastZxid) throw new TreeInvariantError(`txn zxid 0x${txn.zxid.toString(16)} not after 0x${this.#lastZxid.toString(16)}`);
+    const events: TreeEvent[] = [];
+    const result = this.#applyBody(txn, txn.body, events);
+    this.#lastZxid = txn.zxid;
+    return { result, events };
+  }
+
+  #applyBody(txn: Txn, body: TxnBody, events: TreeEvent[]): ApplyResult {
+    switch (body.type) {
+      case 'createSession':
+        return { type: 'session' };
+      case 'closeSession': {
+        const paths = [...(this.#ephemerals.get(txn.sessionId) ?? [])].sort();
+        for (const path of paths) this.#delete(path, txn.zxid, events);
+        this.#ephemerals.delete(txn.sessionId);
+        return { type: 'session' };
+      }
+      case 'create':
+        return this.#create(txn, body, events);
+      case 'delete':
+        this.#delete(body.path, txn.zxid, events);
+        return { type: 'delete' };
+      case 'setData': {
+        const node = this.#mustGet(body.path);
+        this.#dataBytes += (body.data?.length ?? 0) - (node.data?.length ?? 0);
+        node.data = body.data;
+        node.version = body.version;
+        node.mzxid = txn.zxid;
+        node.mtime = BigInt(txn.timeMs);
+        events.push({ type: EventType.NodeDataChanged, path: body.path });
+        return { type: 'setData', stat: this.statOf(node) };
+      }
+      case 'setACL': {
+        const node = this.#mustGet(body.path);
+        node.acl = body.acl;
+        node.aversion = body.version;
+        return { type: 'setACL', stat: this.statOf(node) };
+      }
+      case 'check':
+        return { type: 'check' };
+      case 'multi':
+        return { type: 'multi', results: body.ops.map((op) => this.#applyBody(txn, op, events)) };
+      case 'error':
+        return { type: 'error', err: body.err };
+    }
+  }
+
+  #mustGet(path: string): ZNode {
+    const node = this.#nodes.get(path);
+    if (!node) throw new TreeInvariantError(`txn refers to missing node ${path}`);
+    return node;
+  }
+
+  #create(txn: Txn, body: Extract<TxnBody, { type: 'create' }>, events: TreeEvent[]): ApplyResult {
+    const parentPath = parentOf(body.path);
+    const parent = this.#mustGet(parentPath);
+    if (this.#nodes.has(body.path)) throw new TreeInvariantError(`create of existing node ${body.path}`);
+    const node = newNode(body.data, body.acl, txn.zxid, BigInt(txn.timeMs), body.ephemeralOwner);
+    this.#nodes.set(body.path, node);
+    parent.children.add(body.path.slice(parentPath === '/' ? 1 : parentPath.length + 1));
+    parent.cversion++;
+    parent.pzxid = txn.zxid;
+    this.#dataBytes += body.data?.length ?? 0;
+    switch (ownerKind(body.ephemeralOwner)) {
+      case 'ephemeral': {
+        let set = this.#ephemerals.get(body.ephemeralOwner);
+        if (!set) this.#ephemerals.set(body.ephemeralOwner, (set = new Set()));
+        set.add(body.path);
+        break;
+      }
+      case 'container':
+        this.#containers.add(body.path);
+        break;
+      case 'ttl':
+        this.#ttls.add(body.path);
+        break;
+      case 'none':
+        break;
+    }
+    events.push({ type: EventType.NodeCreated, path: body.path }, { type: EventType.NodeChildrenChanged, path: parentPath });
+    return { type: 'create', path: body.path, stat: this.statOf(node), op: body.op };
+  }
+
+  #delete(path: string, zxid: bigint, events: TreeEvent[]): void {
+    const node = this.#mustGet(path);
+    if (node.children.size > 0) throw new TreeInvariantError(`delete of non-empty node ${path}`);
+    const parentPath = parentOf(path);
+    const parent = this.#mustGet(parentPath);
+    this.#nodes.delete(path);
+    parent.children.delete(path.slice(parentPath === '/' ? 1 : parentPath.length + 1));
+    parent.pzxid = zxid;
+    this.#dataBytes -= node.data?.length ?? 0;
+    switch (ownerKind(node.ephemeralOwner)) {
+      case 'ephemeral':
+        this.#ephemerals.get(node.ephemeralOwner)?.delete(path);
+        break;
+      case 'container':
+        this.#containers.delete(path);
+        break;
+      case 'ttl':
+        this.#ttls.delete(path);
+        break;
+      case 'none':
+        break;
+    }
+    events.push({ type: EventType.NodeDeleted, path }, { type: EventType.NodeChildrenChanged, path: parentPath });
+  }
+
+  /** A digest of the whole tree (paths, data, ACLs, stats) for comparing replicas and restarts. */
+  digest(): string {
+    const hash = createHash('sha256');
+    for (const path of [...this.#nodes.keys()].sort()) {
+      const node = this.#nodes.get(path)!;
+      const stat = this.statOf(node);
+      hash.update(path).update('\0');
+      hash.update(node.data === null ? '-' : Buffer.from(node.data).toString('base64')).update('\0');
+      hash.update(JSON.stringify(node.acl)).update('\0');
+      hash.update(Object.values(stat).join(',')).update(node.ephemeralOwner.toString()).update('\n');
+    }
+    return hash.digest('hex');
+  }
+}
+

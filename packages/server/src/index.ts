@@ -1,0 +1,11 @@
+export * from './config/zooCfg.js';
+export * from './core/server.js';
+export * from './core/tree.js';
+export * from './core/txn.js';
+export * from './core/acl.js';
+export * from './core/path.js';
+export * from './core/sessions.js';
+export * from './core/watches.js';
+export { ClientServer } from './shell/clientServer.js';
+export { VERSION } from './shell/fourLetterWords.js';
+export { runServer } from './shell/run.js';

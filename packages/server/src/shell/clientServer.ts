@@ -1,0 +1,198 @@
+import net from 'node:net';
+import { FrameReader, DecodeError } from '@corral/protocol';
+import type { Logger } from 'pino';
+import type { ServerConfig } from '../config/zooCfg.js';
+import { ServerCore, type ConnId, type CoreAction } from '../core/server.js';
+import { answerFourLetterWord, isFourLetterWord, type ServerFacts } from './fourLetterWords.js';
+
+interface Client {
+  readonly id: ConnId;
+  readonly socket: net.Socket;
+  readonly ip: string;
+  readonly frames: FrameReader;
+  /** Until the first 4 bytes are in we cannot tell a four-letter word from a frame length. */
+  sniffing: boolean;
+  sniffed: Buffer;
+  corked: boolean;
+}
+
+/**
+ * The standalone server's shell: sockets and timers around the pure ServerCore. It executes the
+ * core's actions in order; replies produced in one turn of the event loop leave in one write per
+ * socket (cork/uncork), since a write per message caps throughput at a fraction of what coalescing gives.
+ */
+export class ClientServer {
+  readonly core: ServerCore;
+  readonly #config: ServerConfig;
+  readonly #log: Logger;
+  readonly #server: net.Server;
+  readonly #clients = new Map<ConnId, Client>();
+  readonly #perIp = new Map<string, number>();
+  readonly #facts: ServerFacts;
+  #nextConnId = 1;
+  #tickTimer: NodeJS.Timeout | undefined;
+
+  constructor(config: ServerConfig, log: Logger, options: { serverId?: number } = {}) {
+    this.#config = config;
+    this.#log = log;
+    const now = Date.now();
+    this.core = new ServerCore({
+      serverId: options.serverId ?? 1,
+      tickTimeMs: config.tickTimeMs,
+      minSessionTimeoutMs: config.minSessionTimeoutMs,
+      maxSessionTimeoutMs: config.maxSessionTimeoutMs,
+      extendedTypesEnabled: config.extendedTypesEnabled,
+      superDigest: config.superDigest,
+      containerCheckIntervalMs: config.containerCheckIntervalMs,
+      epoch: 1,
+      startTimeMs: now,
+    });
+    const clients = this.#clients;
+    this.#facts = {
+      core: this.core,
+      config,
+      startedAtMs: now,
+      packetsReceived: 0,
+      packetsSent: 0,
+      get connectionCount() {
+        return clients.size;
+      },
+      resetStats() {
+        this.packetsReceived = 0;
+        this.packetsSent = 0;
+      },
+    };
+    this.#server = net.createServer({ noDelay: true }, (socket) => this.#accept(socket));
+  }
+
+  async listen(): Promise<{ host: string; port: number }> {
+    await new Promise<void>((resolve, reject) => {
+      this.#server.once('error', reject);
+      this.#server.listen(this.#config.clientPort, this.#config.clientPortAddress, () => {
+        this.#server.off('error', reject);
+        resolve();
+      });
+    });
+    // Half a tick, so session deadlines (rounded to whole ticks) are met within one tick.
+    this.#tickTimer = setInterval(() => this.#execute(this.core.tick(Date.now())), Math.max(1, this.#config.tickTimeMs / 2));
+    const address = this.#server.address() as net.AddressInfo;
+    return { host: address.address, port: address.port };
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.#tickTimer);
+    for (const client of this.#clients.values()) client.socket.destroy();
+    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+  }
+
+  #accept(socket: net.Socket): void {
+    const ip = normalizeIp(socket.remoteAddress ?? 'unknown');
+    const limit = this.#config.maxClientCnxns;
+    const count = this.#perIp.get(ip) ?? 0;
+    if (limit > 0 && count >= limit) {
+      this.#log.warn({ ip, limit }, 'too many connections from this address; closing');
+      socket.destroy();
+      return;
+    }
+    this.#perIp.set(ip, count + 1);
+    const client: Client = {
+      id: this.#nextConnId++,
+      socket,
+      ip,
+      frames: new FrameReader({ maxFrameLength: this.#config.juteMaxBuffer }),
+      sniffing: true,
+      sniffed: Buffer.alloc(0),
+      corked: false,
+    };
+    this.#clients.set(client.id, client);
+    this.core.openConnection(client.id, ip, Date.now());
+    socket.on('data', (chunk) => this.#onData(client, chunk));
+    socket.on('error', (error) => this.#log.debug({ conn: client.id, err: error.message }, 'socket error'));
+    socket.on('close', () => this.#onClose(client));
+  }
+
+  #onClose(client: Client): void {
+    if (!this.#clients.delete(client.id)) return;
+    const left = (this.#perIp.get(client.ip) ?? 1) - 1;
+    if (left > 0) this.#perIp.set(client.ip, left);
+    else this.#perIp.delete(client.ip);
+    this.core.connectionClosed(client.id);
+  }
+
+  #onData(client: Client, chunk: Buffer): void {
+    if (client.sniffing) {
+      client.sniffed = Buffer.concat([client.sniffed, chunk]);
+      if (client.sniffed.length < 4) return;
+      client.sniffing = false;
+      const word = client.sniffed.subarray(0, 4).toString('latin1');
+      if (isFourLetterWord(word)) return this.#fourLetterWord(client, word);
+      chunk = client.sniffed;
+      client.sniffed = Buffer.alloc(0);
+    }
+    let frames: Uint8Array[];
+    try {
+      frames = client.frames.push(chunk);
+    } catch (error) {
+      if (!(error instanceof DecodeError)) throw error;
+      this.#log.warn({ conn: client.id, ip: client.ip, err: error.message }, 'bad frame; closing this connection');
+      client.socket.destroy();
+      return;
+    }
+    const now = Date.now();
+    for (const frame of frames) {
+      this.#facts.packetsReceived++;
+      this.#execute(this.core.receive(client.id, frame, now));
+      if (client.socket.destroyed) return;
+    }
+  }
+
+  #fourLetterWord(client: Client, word: string): void {
+    const text = answerFourLetterWord(word, this.#facts);
+    this.core.connectionClosed(client.id);
+    client.socket.end(text);
+  }
+
+  /** Runs the core's actions in order. Standalone and not yet durable: a proposal commits at once. */
+  #execute(actions: CoreAction[]): void {
+    const queue = [...actions];
+    while (queue.length > 0) {
+      const action = queue.shift()!;
+      switch (action.type) {
+        case 'propose':
+          queue.push(...this.core.commit(action.txn.zxid, Date.now()));
+          break;
+        case 'send':
+          this.#write(action.conn, action.bytes);
+          break;
+        case 'close': {
+          const client = this.#clients.get(action.conn);
+          if (!client) break;
+          this.#log[action.level]({ conn: action.conn, ip: client.ip }, action.reason);
+          client.socket.end();
+          // A peer that never reads must not keep the socket (and our buffers) alive.
+          setTimeout(() => client.socket.destroy(), 1000).unref();
+          break;
+        }
+      }
+    }
+  }
+
+  #write(conn: ConnId, bytes: Uint8Array): void {
+    const client = this.#clients.get(conn);
+    if (!client || client.socket.destroyed || client.socket.writableEnded) return;
+    this.#facts.packetsSent++;
+    if (!client.corked) {
+      client.corked = true;
+      client.socket.cork();
+      process.nextTick(() => {
+        client.corked = false;
+        client.socket.uncork();
+      });
+    }
+    client.socket.write(bytes);
+  }
+}
+
+function normalizeIp(address: string): string {
+  return address.startsWith('::ffff:') ? address.slice(7) : address;
+}

@@ -1,0 +1,41 @@
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { CorralNotBuiltError } from './errors.js';
+import { launchServer, prepareServerDir, type StartOptions } from './launch.js';
+import type { ServerProcess } from './serverProcess.js';
+
+/**
+ * Walk up from this module (src/ under vitest, dist/ once bundled) to the
+ * directory that contains packages/cli, i.e. the monorepo root.
+ */
+export function findRepoRoot(from: string = dirname(fileURLToPath(import.meta.url))): string {
+  let dir = from;
+  for (;;) {
+    if (existsSync(join(dir, 'packages', 'cli', 'package.json'))) return dir;
+    const parent = dirname(dir);
+    if (parent === dir) throw new CorralNotBuiltError(`could not find the repo root (packages/cli) above ${from}`);
+    dir = parent;
+  }
+}
+
+/** Path of the built CLI entry point; throws if `npm run build` has not produced it. */
+export function corralCliPath(): string {
+  const main = join(findRepoRoot(), 'packages', 'cli', 'dist', 'main.js');
+  if (!existsSync(main)) throw new CorralNotBuiltError(`${main} is missing; run \`npm run build\` first`);
+  return main;
+}
+
+/** Start `corral server <zoo.cfg>` on a free loopback port and wait until it serves. */
+export async function startCorral(options: StartOptions = {}): Promise<ServerProcess> {
+  const cli = corralCliPath();
+  const dir = await prepareServerDir(options.settings);
+  return launchServer({
+    name: 'corral',
+    command: process.execPath,
+    args: [cli, 'server', dir.cfgPath],
+    dir,
+    env: options.env,
+    startTimeoutMs: options.startTimeoutMs,
+  });
+}

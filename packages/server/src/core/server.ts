@@ -248,7 +248,8 @@ export class ServerCore {
   /** Time passes: expire sessions, reap empty containers and expired TTL nodes. */
   tick(nowMs: number): CoreAction[] {
     for (const sessionId of this.sessions.expire(nowMs)) {
-      this.#propose({ sessionId, cxid: 0, nowMs, body: { type: 'closeSession' } });
+      const body = prepareCloseSession(this.#pending, this.tree, this.#prepContext(sessionId, [], nowMs));
+      this.#propose({ sessionId, cxid: 0, nowMs, body });
     }
     if (nowMs - this.#lastContainerCheckMs >= this.#options.containerCheckIntervalMs) {
       this.#lastContainerCheckMs = nowMs;
@@ -282,6 +283,17 @@ export class ServerCore {
       if (err === 0 && body) body(w);
     });
     return w.toBytes();
+  }
+
+  /** Checks see the zxid the txn will get: the one after the last proposed. */
+  #prepContext(sessionId: bigint, identities: readonly Identity[], nowMs: number): PrepContext {
+    return {
+      sessionId,
+      identities,
+      zxid: makeZxid(this.#options.epoch, this.#zxidCounter + 1),
+      nowMs,
+      extendedTypesEnabled: this.#options.extendedTypesEnabled,
+    };
   }
 
   #nextZxid(): bigint {
@@ -396,13 +408,7 @@ export class ServerCore {
 
   /** Turns a write request into a txn body; every failure becomes an error txn, which still takes a zxid. */
   #prepare(c: Connection, op: number, body: Uint8Array, nowMs: number): TxnBody {
-    const ctx: PrepContext = {
-      sessionId: c.sessionId,
-      identities: c.identities,
-      zxid: makeZxid(this.#options.epoch, this.#zxidCounter + 1),
-      nowMs,
-      extendedTypesEnabled: this.#options.extendedTypesEnabled,
-    };
+    const ctx = this.#prepContext(c.sessionId, c.identities, nowMs);
     try {
       if (!this.sessions.isAlive(c.sessionId)) throw new PrepError(ErrorCode.SESSIONEXPIRED);
       const r = new JuteReader(body);
@@ -578,15 +584,9 @@ export class ServerCore {
       if (node.children.size === 0 && nowMs - Number(node.mtime) > ttl) candidates.push(path);
     }
     for (const path of candidates) {
-      const ctx: PrepContext = {
-        sessionId: 0n,
-        identities: [],
-        zxid: makeZxid(this.#options.epoch, this.#zxidCounter + 1),
-        nowMs,
-        extendedTypesEnabled: this.#options.extendedTypesEnabled,
-      };
       try {
-        this.#propose({ sessionId: 0n, cxid: 0, nowMs, body: prepareDeleteContainer(this.#pending, ctx, path) });
+        const body = prepareDeleteContainer(this.#pending, this.#prepContext(0n, [], nowMs), path);
+        this.#propose({ sessionId: 0n, cxid: 0, nowMs, body });
       } catch (error) {
         if (!(error instanceof PrepError)) throw error; // raced with a pending create or delete: try next round
       }

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
-import { ConfigError, runServer } from '@corral/server';
+import { ConfigError, RecoveryError, runServer } from '@corral/server';
 import { writeDevConfig } from './devConfig.js';
 
 const program = new Command();
@@ -28,6 +28,10 @@ program.parseAsync().catch((error: unknown) => {
   if (error instanceof ConfigError) {
     console.error(`corral: ${error.message}`);
     process.exit(2);
+  }
+  if (error instanceof RecoveryError) {
+    console.error(`corral: cannot recover: ${error.message}`);
+    process.exit(4);
   }
   console.error(error);
   process.exit(1);

@@ -81,6 +81,11 @@ export class JuteWriter {
     this.#view.setInt32(position, value);
   }
 
+  /** The bytes written so far, without copying; valid until the next write or reset. */
+  toBytesView(): Uint8Array {
+    return this.#bytes.subarray(0, this.#pos);
+  }
+
   /** A copy of the bytes written so far. */
   toBytes(): Uint8Array {
     return this.#bytes.slice(0, this.#pos);

@@ -9,3 +9,7 @@ export * from './core/watches.js';
 export { ClientServer } from './shell/clientServer.js';
 export { VERSION } from './shell/fourLetterWords.js';
 export { runServer } from './shell/run.js';
+export { RecoveryError, recover } from './persistence/recovery.js';
+export { SnapshotError, readSnapshot, writeSnapshot } from './persistence/snapshot.js';
+export { scanSegment } from './persistence/logFormat.js';
+export { decodeTxn, encodeTxn } from './persistence/txnCodec.js';

@@ -18,6 +18,28 @@ export function digestId(userAndPassword: string): string {
   return `${user}:${createHash('sha1').update(userAndPassword, 'utf8').digest('base64')}`;
 }
 
+/**
+ * Adds an identity to a connection's list as ZooKeeper's ServerCnxn.addAuthInfo does. Its authInfo is a set backed
+ * by a ConcurrentHashMap: a duplicate is dropped, and whoAmI and `auth` ACL expansion see the map's iteration order,
+ * i.e. by the bucket of the Id's Java hashCode (default table of 16, doubled at 3/4 full), then insertion order.
+ */
+export function addIdentity(identities: Identity[], identity: Identity): void {
+  if (identities.some((i) => i.scheme === identity.scheme && i.id === identity.id)) return;
+  identities.push(identity);
+  let tableSize = 16;
+  while (identities.length >= tableSize * 0.75) tableSize *= 2;
+  const javaHash = (s: string) => {
+    let h = 0;
+    for (let k = 0; k < s.length; k++) h = (Math.imul(h, 31) + s.charCodeAt(k)) | 0; // String.hashCode over UTF-16
+    return h;
+  };
+  const bucket = ({ scheme, id }: Identity) => {
+    const h = (Math.imul(37, Math.imul(37, 17) + javaHash(scheme)) + javaHash(id)) | 0; // jute Id.hashCode
+    return (h ^ (h >>> 16)) & (tableSize - 1);
+  };
+  identities.sort((a, b) => bucket(a) - bucket(b)); // stable: same bucket keeps insertion order
+}
+
 /** Whether the caller's identities grant any of the requested permission bits on a node with this ACL. */
 export function hasPermission(acl: readonly ACL[], identities: readonly Identity[], perm: number): boolean {
   if (acl.length === 0) return true;
@@ -43,7 +65,8 @@ export function fixupAcl(acl: readonly ACL[], identities: readonly Identity[]): 
   };
   for (const entry of acl) {
     if (entry.id.scheme === 'auth') {
-      const authenticated = identities.filter((i) => i.scheme === 'digest' || i.scheme === 'super');
+      // Only providers that say isAuthenticated() count (digest); `super` has no provider in ZooKeeper.
+      const authenticated = identities.filter((i) => i.scheme === 'digest');
       if (authenticated.length === 0) return undefined;
       for (const identity of authenticated) add({ perms: entry.perms, id: { scheme: identity.scheme, id: identity.id } });
     } else if (isValidId(entry.id)) {
@@ -63,9 +86,7 @@ function isValidId({ scheme, id }: Id): boolean {
       return id.split(':').length === 2;
     case 'ip':
       return parseIpPattern(id) !== undefined;
-    case 'super':
-      return true;
-    default:
+    default: // includes `super`: ZooKeeper has no auth provider for it, so an ACL naming it is invalid
       return false;
   }
 }

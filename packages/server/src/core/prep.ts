@@ -158,9 +158,10 @@ export function prepareCreate(view: PendingChanges, ctx: PrepContext, op: Create
   else if (flags === CreateMode.CONTAINER) ephemeralOwner = CONTAINER_OWNER;
   else if (isTtl) ephemeralOwner = TTL_OWNER_BASE | request.ttl!;
 
-  view.record(parentPath, { ...parent, cversion: (parent.cversion + 1) | 0, numChildren: parent.numChildren + 1 }, ctx.zxid);
+  const parentCVersion = (parent.cversion + 1) | 0;
+  view.record(parentPath, { ...parent, cversion: parentCVersion, numChildren: parent.numChildren + 1 }, ctx.zxid);
   view.record(path, { version: 0, aversion: 0, cversion: 0, numChildren: 0, ephemeralOwner, acl }, ctx.zxid);
-  return { type: 'create', path, data: request.data, acl, ephemeralOwner, op };
+  return { type: 'create', path, data: request.data, acl, ephemeralOwner, parentCVersion, op };
 }
 
 export function prepareDelete(view: PendingChanges, ctx: PrepContext, request: DeleteRequest): TxnBody {

@@ -200,8 +200,7 @@ export class ReadHandler {
   }
 }
 
-/** whoAmI shows authenticated identities first, then the ip one; digest shows the user part only. */
+/** whoAmI lists identities in the connection's order (see addIdentity); digest shows the user part only. */
 function whoAmI(identities: readonly Identity[]): { authScheme: string; user: string }[] {
-  const shown = identities.map((i) => ({ authScheme: i.scheme, user: i.scheme === 'digest' ? i.id.split(':')[0]! : i.id }));
-  return [...shown.filter((i) => i.authScheme !== 'ip'), ...shown.filter((i) => i.authScheme === 'ip')];
+  return identities.map((i) => ({ authScheme: i.scheme, user: i.scheme === 'digest' ? i.id.split(':')[0]! : i.id }));
 }

@@ -29,7 +29,7 @@ import {
   writeMultiResponse,
   type MultiResult,
 } from '@corral/protocol';
-import { digestId, type Identity } from './acl.js';
+import { addIdentity, digestId, type Identity } from './acl.js';
 import {
   PendingChanges,
   PrepError,
@@ -66,8 +66,11 @@ export interface CoreOptions {
   /** user:base64(sha1) of the super user, if configured. */
   superDigest?: string;
   containerCheckIntervalMs: number;
+  /** Epoch of new zxids when starting empty; a recovered tree continues its own epoch and counter. */
   epoch: number;
   startTimeMs: number;
+  /** State recovered from disk: the tree and the sessions that were alive (they get fresh deadlines). */
+  recovered?: { tree: DataTree; sessions: { id: bigint; timeoutMs: number }[] };
 }
 
 /** A request waiting for its turn: replies on a connection leave in request order. */
@@ -147,7 +150,7 @@ const SHORT_OP_NAMES: Record<string, string> = {
  * and only then applied, in zxid order. Replies leave each connection in request order.
  */
 export class ServerCore {
-  readonly tree = new DataTree();
+  readonly tree: DataTree;
   readonly watches = new WatchRegistry();
   readonly sessions: SessionTracker;
   readonly #options: CoreOptions;
@@ -164,8 +167,12 @@ export class ServerCore {
   #out: CoreAction[] = [];
 
   constructor(options: CoreOptions) {
-    this.#options = options;
+    this.tree = options.recovered?.tree ?? new DataTree();
+    const lastZxid = this.tree.lastZxid;
+    this.#options = { ...options, epoch: lastZxid === 0n ? options.epoch : Number(lastZxid >> 32n) };
+    this.#zxidCounter = Number(lastZxid & 0xffffffffn);
     this.sessions = new SessionTracker(options.tickTimeMs);
+    for (const s of options.recovered?.sessions ?? []) this.sessions.add(s.id, s.timeoutMs, options.startTimeMs);
     this.#pending = new PendingChanges(this.tree);
     this.#reads = new ReadHandler(this.tree, this.watches);
     this.#nextSessionId = initialSessionId(options.serverId, options.startTimeMs);
@@ -392,8 +399,8 @@ export class ServerCore {
     const credentials = packet.auth === null ? '' : Buffer.from(packet.auth).toString('utf8');
     if (packet.scheme === 'digest' && credentials.includes(':')) {
       const id = digestId(credentials);
-      c.identities.push({ scheme: 'digest', id });
-      if (this.#options.superDigest !== undefined && id === this.#options.superDigest) c.identities.push({ scheme: 'super', id: credentials.split(':')[0]! });
+      if (this.#options.superDigest !== undefined && id === this.#options.superDigest) addIdentity(c.identities, { scheme: 'super', id: '' });
+      addIdentity(c.identities, { scheme: 'digest', id });
       // Auth replies leave at once, out of band, as in ZooKeeper.
       this.#send(c, this.#frame(Xid.AUTH, 0n, ErrorCode.OK));
       return;
@@ -511,8 +518,9 @@ export class ServerCore {
       return;
     }
     if (!READ_OPS.has(op)) {
-      // Unknown op, notification (0) or a stand-alone check (13): ZooKeeper 3.9.3+ answers UNIMPLEMENTED and hangs up.
-      this.#send(c, this.#frame(xid, this.tree.lastZxid, ErrorCode.UNIMPLEMENTED));
+      // Unknown op, notification (0) or a stand-alone check (13): ZooKeeper 3.9.3+ answers UNIMPLEMENTED
+      // (zxid -1, as its UnimplementedRequestProcessor sends) and hangs up.
+      this.#send(c, this.#frame(xid, -1n, ErrorCode.UNIMPLEMENTED));
       return this.#close(c, `unimplemented op ${op}`, 'info');
     }
     let outcome: ReadOutcome;

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { EventType, type ACL, type Stat } from '@corral/protocol';
+import { EventType, zeroStat, type ACL, type Stat } from '@corral/protocol';
 import { OPEN_ACL_UNSAFE, READ_ACL_UNSAFE } from './acl.js';
 import { childPath, parentOf } from './path.js';
 import { ownerKind, type Txn, type TxnBody } from './txn.js';
@@ -158,6 +158,71 @@ export class DataTree {
     return { result, events };
   }
 
+  /**
+   * Applies a logged txn on top of a fuzzy snapshot, which may already reflect it (the snapshot was
+   * written while txns kept being applied). Every txn is made harmless to repeat: a create of an
+   * existing node only repairs its parent's counters, changes to missing nodes are skipped, and a
+   * delete removes whatever the snapshot holds below the node (those children were created later,
+   * so their own creates follow in the log).
+   */
+  replay(txn: Txn): void {
+    this.#replaying = true;
+    try {
+      this.apply(txn);
+    } finally {
+      this.#replaying = false;
+    }
+  }
+
+  #replaying = false;
+
+  /** Every node, parents before children (a child is always inserted after its parent). */
+  nodes(): IterableIterator<[string, ZNode]> {
+    return this.#nodes.entries();
+  }
+
+  /** Restores one node from a snapshot; its parent must already be restored. */
+  restoreNode(path: string, node: ZNode): void {
+    if (path !== '/') {
+      const parentPath = parentOf(path);
+      const parent = this.#nodes.get(parentPath);
+      if (!parent) throw new TreeInvariantError(`snapshot node ${path} comes before its parent`);
+      parent.children.add(path.slice(parentPath === '/' ? 1 : parentPath.length + 1));
+    }
+    const previous = this.#nodes.get(path);
+    if (previous) {
+      this.#dataBytes -= previous.data?.length ?? 0;
+      node.children = previous.children;
+    }
+    this.#nodes.set(path, node);
+    this.#dataBytes += node.data?.length ?? 0;
+    this.#track(path, node.ephemeralOwner);
+  }
+
+  #track(path: string, owner: bigint): void {
+    switch (ownerKind(owner)) {
+      case 'ephemeral': {
+        let set = this.#ephemerals.get(owner);
+        if (!set) this.#ephemerals.set(owner, (set = new Set()));
+        set.add(path);
+        break;
+      }
+      case 'container':
+        this.#containers.add(path);
+        break;
+      case 'ttl':
+        this.#ttls.add(path);
+        break;
+      case 'none':
+        break;
+    }
+  }
+
+  /** Sets the last applied zxid after loading a snapshot. */
+  setLastZxid(zxid: bigint): void {
+    this.#lastZxid = zxid;
+  }
+
   #applyBody(txn: Txn, body: TxnBody, events: TreeEvent[]): ApplyResult {
     switch (body.type) {
       case 'createSession':
@@ -174,6 +239,7 @@ export class DataTree {
         this.#delete(body.path, txn.zxid, events);
         return { type: 'delete' };
       case 'setData': {
+        if (this.#replaying && !this.#nodes.has(body.path)) return { type: 'setData', stat: zeroStat() };
         const node = this.#mustGet(body.path);
         this.#dataBytes += (body.data?.length ?? 0) - (node.data?.length ?? 0);
         node.data = body.data;
@@ -184,6 +250,7 @@ export class DataTree {
         return { type: 'setData', stat: this.statOf(node) };
       }
       case 'setACL': {
+        if (this.#replaying && !this.#nodes.has(body.path)) return { type: 'setACL', stat: zeroStat() };
         const node = this.#mustGet(body.path);
         node.acl = body.acl;
         node.aversion = body.version;
@@ -207,35 +274,30 @@ export class DataTree {
   #create(txn: Txn, body: Extract<TxnBody, { type: 'create' }>, events: TreeEvent[]): ApplyResult {
     const parentPath = parentOf(body.path);
     const parent = this.#mustGet(parentPath);
-    if (this.#nodes.has(body.path)) throw new TreeInvariantError(`create of existing node ${body.path}`);
+    const existing = this.#nodes.get(body.path);
+    if (existing && this.#replaying) {
+      if (body.parentCVersion > parent.cversion) parent.cversion = body.parentCVersion;
+      if (txn.zxid > parent.pzxid) parent.pzxid = txn.zxid;
+      return { type: 'create', path: body.path, stat: this.statOf(existing), op: body.op };
+    }
+    if (existing) throw new TreeInvariantError(`create of existing node ${body.path}`);
     const node = newNode(body.data, body.acl, txn.zxid, BigInt(txn.timeMs), body.ephemeralOwner);
     this.#nodes.set(body.path, node);
     parent.children.add(body.path.slice(parentPath === '/' ? 1 : parentPath.length + 1));
-    parent.cversion++;
+    parent.cversion = body.parentCVersion;
     parent.pzxid = txn.zxid;
     this.#dataBytes += body.data?.length ?? 0;
-    switch (ownerKind(body.ephemeralOwner)) {
-      case 'ephemeral': {
-        let set = this.#ephemerals.get(body.ephemeralOwner);
-        if (!set) this.#ephemerals.set(body.ephemeralOwner, (set = new Set()));
-        set.add(body.path);
-        break;
-      }
-      case 'container':
-        this.#containers.add(body.path);
-        break;
-      case 'ttl':
-        this.#ttls.add(body.path);
-        break;
-      case 'none':
-        break;
-    }
+    this.#track(body.path, body.ephemeralOwner);
     events.push({ type: EventType.NodeCreated, path: body.path }, { type: EventType.NodeChildrenChanged, path: parentPath });
     return { type: 'create', path: body.path, stat: this.statOf(node), op: body.op };
   }
 
   #delete(path: string, zxid: bigint, events: TreeEvent[]): void {
+    if (this.#replaying && !this.#nodes.has(path)) return;
     const node = this.#mustGet(path);
+    if (node.children.size > 0 && this.#replaying) {
+      for (const name of [...node.children]) this.#delete(childPath(path, name), zxid, events);
+    }
     if (node.children.size > 0) throw new TreeInvariantError(`delete of non-empty node ${path}`);
     const parentPath = parentOf(path);
     const parent = this.#mustGet(parentPath);

@@ -14,6 +14,8 @@ export type TxnBody =
       acl: ACL[];
       /** Internal owner word: session id, CONTAINER_OWNER, or TTL_OWNER_BASE | ttl; 0 for persistent. */
       ephemeralOwner: bigint;
+      /** The parent's child-creation counter after this create; lets a replay over a fuzzy snapshot repair it. */
+      parentCVersion: number;
       /** Which create op asked for it, so the reply and multi result type match the request. */
       op: 'create' | 'create2' | 'createContainer' | 'createTTL';
     }

@@ -2,7 +2,8 @@ import net from 'node:net';
 import { FrameReader, DecodeError } from '@corral/protocol';
 import type { Logger } from 'pino';
 import type { ServerConfig } from '../config/zooCfg.js';
-import { ServerCore, type ConnId, type CoreAction } from '../core/server.js';
+import { ServerCore, type ConnId, type CoreAction, type CoreOptions } from '../core/server.js';
+import { Durability } from './durability.js';
 import { answerFourLetterWord, isFourLetterWord, type ServerFacts } from './fourLetterWords.js';
 
 interface Client {
@@ -32,7 +33,9 @@ export class ClientServer {
   #nextConnId = 1;
   #tickTimer: NodeJS.Timeout | undefined;
 
-  constructor(config: ServerConfig, log: Logger, options: { serverId?: number } = {}) {
+  readonly #durability: Durability;
+
+  constructor(config: ServerConfig, log: Logger, options: { serverId?: number; recovered?: CoreOptions['recovered'] } = {}) {
     this.#config = config;
     this.#log = log;
     const now = Date.now();
@@ -46,7 +49,9 @@ export class ClientServer {
       containerCheckIntervalMs: config.containerCheckIntervalMs,
       epoch: 1,
       startTimeMs: now,
+      recovered: options.recovered,
     });
+    this.#durability = new Durability(config, log);
     const clients = this.#clients;
     this.#facts = {
       core: this.core,
@@ -66,6 +71,10 @@ export class ClientServer {
   }
 
   async listen(): Promise<{ host: string; port: number }> {
+    await this.#durability.open(this.core, (zxids) => {
+      const now = Date.now();
+      for (const zxid of zxids) this.#execute(this.core.commit(zxid, now));
+    });
     await new Promise<void>((resolve, reject) => {
       this.#server.once('error', reject);
       this.#server.listen(this.#config.clientPort, this.#config.clientPortAddress, () => {
@@ -81,8 +90,10 @@ export class ClientServer {
 
   async close(): Promise<void> {
     clearInterval(this.#tickTimer);
+    const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    await this.#durability.close();
     for (const client of this.#clients.values()) client.socket.destroy();
-    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    await closed;
   }
 
   #accept(socket: net.Socket): void {
@@ -152,14 +163,12 @@ export class ClientServer {
     client.socket.end(text);
   }
 
-  /** Runs the core's actions in order. Standalone and not yet durable: a proposal commits at once. */
+  /** Runs the core's actions in order; a proposal commits once the txn log has it on disk. */
   #execute(actions: CoreAction[]): void {
-    const queue = [...actions];
-    while (queue.length > 0) {
-      const action = queue.shift()!;
+    for (const action of actions) {
       switch (action.type) {
         case 'propose':
-          queue.push(...this.core.commit(action.txn.zxid, Date.now()));
+          this.#durability.append(action.txn);
           break;
         case 'send':
           this.#write(action.conn, action.bytes);

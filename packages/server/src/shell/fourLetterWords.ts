@@ -51,8 +51,13 @@ function srvrLines(facts: ServerFacts): string[] {
     `Outstanding: ${facts.core.outstandingRequests}`,
     `Zxid: ${hex(facts.core.lastZxid)}`,
     'Mode: standalone',
-    `Node count: ${facts.core.tree.nodeCount}`,
+    `Node count: ${zkNodeCount(facts.core)}`,
   ];
+}
+
+/** ZooKeeper's DataTree keeps the root under both "" and "/", so the node count it reports is one more than ours. */
+function zkNodeCount(core: ServerCore): number {
+  return core.tree.nodeCount + 1;
 }
 
 function connectionLine(c: ReturnType<ServerCore['connections']>[number], detailed: boolean): string {
@@ -152,6 +157,9 @@ export function answerFourLetterWord(word: string, facts: ServerFacts): string {
       return 'Server stats reset.\n';
     case 'crst':
       return 'Connection stats reset.\n';
+    case 'hash':
+      // ZooKeeper prints its digest history; Corral prints the digest of the whole tree as it is now.
+      return `${hex(core.lastZxid)}: ${core.tree.digest()}\n`;
     default:
       return `${word} is not supported by this server.\n`;
   }
@@ -173,7 +181,7 @@ function mntr(facts: ServerFacts): string {
     ['zk_packets_sent', facts.packetsSent],
     ['zk_num_alive_connections', facts.connectionCount],
     ['zk_outstanding_requests', core.outstandingRequests],
-    ['zk_znode_count', core.tree.nodeCount],
+    ['zk_znode_count', zkNodeCount(core)],
     ['zk_watch_count', w.watches],
     ['zk_ephemerals_count', ephemerals],
     ['zk_approximate_data_size', core.tree.approximateDataSize],

@@ -1,6 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import pino, { type Logger } from 'pino';
 import { readZooCfg } from '../config/zooCfg.js';
+import { recover } from '../persistence/recovery.js';
 import { ClientServer } from './clientServer.js';
 
 /** Reads zoo.cfg, starts a standalone server and stops it cleanly on SIGINT/SIGTERM. */
@@ -13,7 +14,13 @@ export async function runServer(configPath: string, log: Logger = pino({ name: '
   }
   if (config.servers.size > 1) log.warn({ servers: config.servers.size }, 'replicated mode is not implemented yet; running standalone');
   await mkdir(config.dataDir, { recursive: true });
-  const server = new ClientServer(config, log);
+  const started = performance.now();
+  const recovered = await recover({ dataDir: config.dataDir, dataLogDir: config.dataLogDir, log });
+  log.info(
+    { ms: Math.round(performance.now() - started), nodes: recovered.tree.nodeCount, sessions: recovered.sessions.length, replayed: recovered.txnsReplayed, zxid: `0x${recovered.tree.lastZxid.toString(16)}` },
+    'recovered state from disk',
+  );
+  const server = new ClientServer(config, log, { recovered });
   const { host, port } = await server.listen();
   log.info({ host, port, dataDir: config.dataDir, tickTimeMs: config.tickTimeMs }, 'serving clients (standalone)');
   const stop = (signal: string) => {

@@ -1,0 +1,165 @@
+import { open, rename, unlink } from 'node:fs/promises';
+import path from 'node:path';
+import { crc32 } from 'node:zlib';
+import { ACL, DecodeError, JuteReader, JuteWriter, buffer, int, long, record, string, vector } from '@corral/protocol';
+import { DataTree, type ZNode } from '../core/tree.js';
+import { syncDir, versionDir, zxidHex } from './files.js';
+
+/**
+ * Snapshot layout (streamed both ways, never a second copy of the tree in memory):
+ *   int magic "CRSN", int version 1, long zxid (last applied txn when the snapshot started)
+ *   int session count, then (long id, int timeoutMs) pairs
+ *   node entries: int length N > 0, then N bytes of SnapshotNode; int 0 ends the list
+ *   int crc32 of every byte before it, int magic "CREN"
+ * Nodes come parents first. Fuzzy: the tree keeps changing while it is written; recovery replays
+ * the log from the snapshot's zxid, which repairs any txn half-reflected in it.
+ */
+export const SNAP_MAGIC = 0x4352534e;
+const SNAP_END_MAGIC = 0x4352454e;
+const SNAP_VERSION = 1;
+const CHUNK_BYTES = 256 * 1024;
+
+const SnapshotNode = record('SnapshotNode', {
+  path: string,
+  data: buffer,
+  acl: vector(ACL),
+  czxid: long,
+  mzxid: long,
+  pzxid: long,
+  ctime: long,
+  mtime: long,
+  version: int,
+  cversion: int,
+  aversion: int,
+  ephemeralOwner: long,
+});
+
+export class SnapshotError extends Error {
+  constructor(readonly file: string, message: string) {
+    super(`${file}: ${message}`);
+    this.name = 'SnapshotError';
+  }
+}
+
+export interface SessionEntry {
+  id: bigint;
+  timeoutMs: number;
+}
+
+/** Writes a snapshot of `tree` to <dataDir>/version-2/snapshot.<zxid>, via a temp file, fsync and rename. */
+export async function writeSnapshot(dataDir: string, tree: DataTree, sessions: SessionEntry[]): Promise<{ file: string; zxid: bigint; nodes: number }> {
+  const zxid = tree.lastZxid;
+  const file = path.join(versionDir(dataDir), `snapshot.${zxidHex(zxid)}`);
+  const tmp = `${file}.tmp`;
+  const handle = await open(tmp, 'w');
+  let checksum = 0;
+  let nodes = 0;
+  const w = new JuteWriter(CHUNK_BYTES + 1024);
+  const emit = async (force: boolean) => {
+    if (!force && w.length < CHUNK_BYTES) return;
+    const bytes = w.toBytes();
+    w.reset();
+    checksum = crc32(bytes, checksum);
+    await handle.write(bytes);
+  };
+  try {
+    w.int(SNAP_MAGIC);
+    w.int(SNAP_VERSION);
+    w.long(zxid);
+    w.int(sessions.length);
+    for (const s of sessions) {
+      w.long(s.id);
+      w.int(s.timeoutMs);
+      await emit(false);
+    }
+    for (const [nodePath, node] of tree.nodes()) {
+      const start = w.length;
+      w.int(0);
+      SnapshotNode.write(w, { path: nodePath, ...node });
+      w.patchInt(start, w.length - start - 4);
+      nodes++;
+      // Yielding here is what makes the snapshot fuzzy, and what keeps writes flowing while it is taken.
+      await emit(false);
+    }
+    w.int(0);
+    await emit(true);
+    const trailer = new JuteWriter(8);
+    trailer.int(checksum | 0);
+    trailer.int(SNAP_END_MAGIC);
+    await handle.write(trailer.toBytes());
+    await handle.sync();
+  } catch (error) {
+    await handle.close();
+    await unlink(tmp).catch(() => {});
+    throw error;
+  }
+  await handle.close();
+  await rename(tmp, file);
+  await syncDir(path.dirname(file));
+  return { file, zxid, nodes };
+}
+
+/** Streams a snapshot into a fresh tree. Throws SnapshotError if any part fails to validate. */
+export async function readSnapshot(file: string): Promise<{ tree: DataTree; zxid: bigint; sessions: SessionEntry[] }> {
+  const handle = await open(file, 'r');
+  const tree = new DataTree();
+  const sessions: SessionEntry[] = [];
+  let checksum = 0;
+  let pending: Uint8Array = new Uint8Array(0);
+  let filePosition = 0;
+  let eof = false;
+
+  /** Makes at least `count` unread bytes available (or fewer at end of file). */
+  const fill = async (count: number) => {
+    while (pending.length < count && !eof) {
+      const chunk = Buffer.allocUnsafe(Math.max(CHUNK_BYTES, count - pending.length));
+      const { bytesRead } = await handle.read(chunk, 0, chunk.length, filePosition);
+      if (bytesRead === 0) eof = true;
+      filePosition += bytesRead;
+      pending = pending.length === 0 ? chunk.subarray(0, bytesRead) : Buffer.concat([pending, chunk.subarray(0, bytesRead)]);
+    }
+    if (pending.length < count) throw new SnapshotError(file, `truncated at byte ${filePosition - pending.length}`);
+  };
+  const take = async (count: number): Promise<Uint8Array> => {
+    await fill(count);
+    const out = pending.subarray(0, count);
+    pending = pending.subarray(count);
+    checksum = crc32(out, checksum);
+    return out;
+  };
+  const view = (bytes: Uint8Array) => new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const readInt = async () => view(await take(4)).getInt32(0);
+  const readLong = async () => view(await take(8)).getBigInt64(0);
+
+  try {
+    if ((await readInt()) !== SNAP_MAGIC) throw new SnapshotError(file, 'not a Corral snapshot (bad magic)');
+    const version = await readInt();
+    if (version !== SNAP_VERSION) throw new SnapshotError(file, `unknown snapshot version ${version}`);
+    const zxid = await readLong();
+    const sessionCount = await readInt();
+    if (sessionCount < 0) throw new SnapshotError(file, `bad session count ${sessionCount}`);
+    for (let i = 0; i < sessionCount; i++) sessions.push({ id: await readLong(), timeoutMs: await readInt() });
+    for (;;) {
+      const length = await readInt();
+      if (length === 0) break;
+      if (length < 0 || length > 64 * 1024 * 1024) throw new SnapshotError(file, `bad node length ${length}`);
+      const n = SnapshotNode.decode(await take(length));
+      const node: ZNode = { ...n, children: new Set() };
+      delete (node as Partial<typeof n>).path;
+      tree.restoreNode(n.path, node);
+    }
+    const expected = checksum | 0;
+    await fill(8);
+    const trailer = new JuteReader(pending.subarray(0, 8));
+    if (trailer.int() !== expected) throw new SnapshotError(file, 'checksum mismatch');
+    if (trailer.int() !== SNAP_END_MAGIC) throw new SnapshotError(file, 'missing end marker');
+    tree.setLastZxid(zxid);
+    return { tree, zxid, sessions };
+  } catch (error) {
+    if (error instanceof DecodeError) throw new SnapshotError(file, `undecodable node: ${error.message}`);
+    if (error instanceof Error && error.name === 'TreeInvariantError') throw new SnapshotError(file, error.message);
+    throw error;
+  } finally {
+    await handle.close();
+  }
+}

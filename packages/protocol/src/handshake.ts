@@ -1,7 +1,6 @@
 import { JuteReader, JuteWriter } from './jute.js';
 import { ConnectRequestFields, ConnectResponseFields } from './records.js';
 import type { RecordOf } from './codec.js';
-import { DecodeError } from './errors.js';
 
 /**
  * The handshake records end in an optional readOnly byte: clients that do not send it ("old" clients
@@ -15,10 +14,10 @@ export function writeConnectRequest(w: JuteWriter, value: ConnectRequest): void 
   if (value.readOnly !== undefined) w.bool(value.readOnly);
 }
 
+/** As ZooKeeper reads it: the mandatory fields, an optional readOnly byte, anything after that ignored. */
 export function readConnectRequest(r: JuteReader): ConnectRequest {
   const value: ConnectRequest = ConnectRequestFields.read(r);
   if (r.remaining > 0) value.readOnly = r.bool();
-  if (r.remaining !== 0) throw new DecodeError(`${r.remaining} trailing bytes after ConnectRequest`);
   return value;
 }
 

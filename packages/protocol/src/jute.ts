@@ -1,7 +1,8 @@
 import { DecodeError } from './errors.js';
 
 const utf8 = new TextEncoder();
-const utf8Decoder = new TextDecoder('utf-8', { fatal: false });
+// ignoreBOM: a leading U+FEFF is string content in jute (Java keeps it); the default would strip it.
+const utf8Decoder = new TextDecoder('utf-8', { fatal: false, ignoreBOM: true });
 
 /** Default cap for one length-prefixed buffer/string inside a record (ZooKeeper: maxbuffer + extrasize). */
 export const DEFAULT_MAX_FIELD_LENGTH = 2 * 0xfffff;
@@ -28,7 +29,7 @@ export class JuteWriter {
   #ensure(extra: number): void {
     const needed = this.#pos + extra;
     if (needed <= this.#bytes.length) return;
-    let capacity = this.#bytes.length * 2;
+    let capacity = Math.max(this.#bytes.length * 2, 16);
     while (capacity < needed) capacity *= 2;
     const next = new Uint8Array(capacity);
     next.set(this.#bytes.subarray(0, this.#pos));
@@ -152,7 +153,8 @@ export class JuteReader {
     const length = this.#length('buffer');
     if (length === -1) return null;
     const at = this.#take(length, 'buffer');
-    return this.#bytes.slice(at, at + length);
+    // Copy into a plain Uint8Array: Buffer#slice would return a view aliasing (and retaining) the frame.
+    return new Uint8Array(this.#bytes.subarray(at, at + length));
   }
 
   ustring(): string | null {
@@ -173,6 +175,6 @@ export class JuteReader {
   }
 
   rest(): Uint8Array {
-    return this.#bytes.slice(this.#take(this.remaining, 'rest'), this.#end);
+    return new Uint8Array(this.#bytes.subarray(this.#take(this.remaining, 'rest'), this.#end));
   }
 }

@@ -9,3 +9,4 @@ export * from './corral.js';
 export * from './zookeeper.js';
 export * from './zkCli.js';
 export * from './python.js';
+export * from './rawClient.js';

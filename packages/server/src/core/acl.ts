@@ -59,11 +59,14 @@ export function hasPermission(acl: readonly ACL[], identities: readonly Identity
 /** Validates a create/setACL ACL list and expands `auth` entries; returns undefined for INVALIDACL. */
 export function fixupAcl(acl: readonly ACL[], identities: readonly Identity[]): ACL[] | undefined {
   if (acl.length === 0) return undefined;
-  const out: ACL[] = [];
-  const add = (entry: ACL) => {
-    if (!out.some((e) => e.perms === entry.perms && e.id.scheme === entry.id.scheme && e.id.id === entry.id.id)) out.push(entry);
-  };
+  // ZooKeeper removes duplicate entries before expanding `auth`, so an expansion may repeat an explicit entry.
+  const unique: ACL[] = [];
   for (const entry of acl) {
+    if (!unique.some((e) => e.perms === entry.perms && e.id.scheme === entry.id.scheme && e.id.id === entry.id.id)) unique.push(entry);
+  }
+  const out: ACL[] = [];
+  const add = (entry: ACL) => out.push(entry);
+  for (const entry of unique) {
     if (entry.id.scheme === 'auth') {
       // Only providers that say isAuthenticated() count (digest); `super` has no provider in ZooKeeper.
       const authenticated = identities.filter((i) => i.scheme === 'digest');
@@ -82,8 +85,12 @@ function isValidId({ scheme, id }: Id): boolean {
   switch (scheme) {
     case 'world':
       return id === 'anyone';
-    case 'digest':
-      return id.split(':').length === 2;
+    case 'digest': {
+      // Java's String.split drops trailing empty strings: "alice:" is one part, so invalid.
+      const parts = id.split(':');
+      while (parts.length > 0 && parts[parts.length - 1] === '') parts.pop();
+      return parts.length === 2;
+    }
     case 'ip':
       return parseIpPattern(id) !== undefined;
     default: // includes `super`: ZooKeeper has no auth provider for it, so an ACL naming it is invalid
@@ -98,9 +105,13 @@ interface IpPattern {
 
 function ipBytes(address: string): Uint8Array | undefined {
   const mapped = address.startsWith('::ffff:') && isIP(address.slice(7)) === 4 ? address.slice(7) : address;
-  const kind = isIP(mapped);
-  if (kind === 4) return Uint8Array.from(mapped.split('.').map(Number));
-  if (kind !== 6) return undefined;
+  if (!mapped.includes(':')) {
+    // IPv4 as ZooKeeper parses it: four dot-separated Integer.parseInt values in 0..255 (so "010" is 10).
+    const octets = mapped.split('.').map(javaInt);
+    if (octets.length !== 4 || octets.some((o) => o === undefined || o < 0 || o > 255)) return undefined;
+    return Uint8Array.from(octets as number[]);
+  }
+  if (isIP(mapped) !== 6) return undefined;
   const [head, tail] = mapped.split('::') as [string, string | undefined];
   const groups = (s: string | undefined) => (s ? s.split(':').map((g) => parseInt(g, 16)) : []);
   const left = groups(head);
@@ -114,12 +125,20 @@ function ipBytes(address: string): Uint8Array | undefined {
   return bytes;
 }
 
+/** Java's Integer.parseInt: an optional sign and decimal digits, nothing else. */
+function javaInt(text: string): number | undefined {
+  return /^[+-]?[0-9]+$/.test(text) ? Number(text) : undefined;
+}
+
 function parseIpPattern(pattern: string): IpPattern | undefined {
-  const [address, bitsText] = pattern.split('/');
-  const bytes = ipBytes(address ?? '');
+  // Split at the first '/' only, as Java's split("/", 2).
+  const slash = pattern.indexOf('/');
+  const address = slash < 0 ? pattern : pattern.slice(0, slash);
+  const bitsText = slash < 0 ? undefined : pattern.slice(slash + 1);
+  const bytes = ipBytes(address);
   if (!bytes) return undefined;
-  const bits = bitsText === undefined ? bytes.length * 8 : Number(bitsText);
-  if (!Number.isInteger(bits) || bits < 0 || bits > bytes.length * 8) return undefined;
+  const bits = bitsText === undefined ? bytes.length * 8 : javaInt(bitsText);
+  if (bits === undefined || bits < 0 || bits > bytes.length * 8) return undefined;
   return { bytes, bits };
 }
 

@@ -166,7 +166,8 @@ export function prepareCreate(view: PendingChanges, ctx: PrepContext, op: Create
 
 export function prepareDelete(view: PendingChanges, ctx: PrepContext, request: DeleteRequest): TxnBody {
   const { path } = request;
-  validPath(path);
+  // Like ZooKeeper's getParentPathAndValidate: no full path validation, so an otherwise invalid path just does not exist.
+  if (!path.includes('/') || path.includes('\0')) throw new PrepError(ErrorCode.BADARGUMENTS, `invalid path ${JSON.stringify(path)}`);
   if (SPECIAL_PATHS.has(path)) throw new PrepError(ErrorCode.BADARGUMENTS, `cannot delete ${path}`);
   const parentPath = parentOf(path);
   const parent = requireNode(view, parentPath);

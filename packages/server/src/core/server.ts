@@ -397,7 +397,8 @@ export class ServerCore {
   #auth(c: Connection, body: Uint8Array): void {
     const packet = AuthPacket.decode(body);
     const credentials = packet.auth === null ? '' : Buffer.from(packet.auth).toString('utf8');
-    if (packet.scheme === 'digest' && credentials.includes(':')) {
+    // ZooKeeper's digest provider accepts any credentials (without a ':' the whole string is the user name).
+    if (packet.scheme === 'digest' && packet.auth !== null) {
       const id = digestId(credentials);
       if (this.#options.superDigest !== undefined && id === this.#options.superDigest) addIdentity(c.identities, { scheme: 'super', id: '' });
       addIdentity(c.identities, { scheme: 'digest', id });

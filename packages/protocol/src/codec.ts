@@ -64,15 +64,15 @@ export const string: Codec<string> = {
   },
 };
 
-/**
- * Jute vector. A null vector (count -1) decodes as an empty array: no record of the client protocol
- * gives the two different meanings, and one shape keeps every caller simple.
- */
 export interface VectorCodec<T> extends Codec<T[]> {
   /** The element codec (lets tests and tools walk a record's shape generically). */
   readonly element: Codec<T>;
 }
 
+/**
+ * Jute vector. A null vector (count -1) decodes as an empty array: no record of the client protocol
+ * gives the two different meanings, and one shape keeps every caller simple.
+ */
 export function vector<T>(element: Codec<T>): VectorCodec<T> {
   return {
     name: `vector<${element.name}>`,

@@ -11,8 +11,9 @@ import {
   JuteWriter,
   KeeperState,
   OpCode,
+  ExistsRequest,
   Perms,
-  RequestHeader,
+  SetDataRequest,
   Xid,
   zeroStat,
   type MultiOp,
@@ -22,7 +23,7 @@ import { digestId } from '../src/core/acl.js';
 import { sessionPassword } from '../src/core/sessions.js';
 import { sequenceSuffix } from '../src/core/path.js';
 import { makeZxid } from '../src/core/txn.js';
-import { CREATOR_ALL, Harness, OPEN, bytes, digest, ip, text, world, type Client } from './coreDriver.js';
+import { CREATOR_ALL, Harness, OPEN, bytes, decodeReply, digest, text, world, type Client } from './coreDriver.js';
 
 const { OK, NONODE, NODEEXISTS, NOAUTH, BADARGUMENTS, BADVERSION, NOTEMPTY, INVALIDACL, UNIMPLEMENTED, RUNTIMEINCONSISTENCY, NOCHILDRENFOREPHEMERALS, NOWATCHER, MARSHALLINGERROR, SESSIONEXPIRED } =
   ErrorCode;
@@ -108,25 +109,19 @@ describe('handshake and sessions (§2)', () => {
     expect(third.connectResponse!.timeOut).toBe(10000);
   });
 
-  it('answers pipelined requests after the ConnectResponse, in order', () => {
+  it('answers requests pipelined behind the ConnectRequest after the ConnectResponse, in order', () => {
     const h = new Harness();
     h.autoCommit = false;
-    const a = h.connect({ handshake: false });
-    const w = new JuteWriter();
-    // ConnectRequest followed at once by a ping and an exists.
-    a.handshake();
+    const a = h.connect();
     expect(a.connectResponse).toBeUndefined();
     a.send(OpCode.ping, undefined, Xid.PING);
-    a.send(OpCode.exists, (w) => {
-      w.ustring('/');
-      w.bool(false);
-    }, 7);
+    a.send(OpCode.exists, (w) => ExistsRequest.write(w, { path: '/', watch: false }), 7);
     expect(h.take(a.conn)).toEqual([]);
     h.commitPending();
     const frames = h.take(a.conn);
     expect(frames).toHaveLength(3);
-    expect(frames[0]!.length).toBe(37);
-    void w;
+    expect(frames[0]!.length).toBe(37); // the ConnectResponse first
+    expect(frames.slice(1).map((f) => decodeReply(f).xid)).toEqual([Xid.PING, 7]);
   });
 
   it('expires a session between timeout and timeout + tickTime after its last request', () => {
@@ -190,46 +185,20 @@ describe('handshake and sessions (§2)', () => {
     expect(again.closed).toBe(true);
   });
 
-  it('closeSession replies, then closes; later requests of a closing session get SESSIONEXPIRED', () => {
+  it('closeSession replies with a bare header, then closes; a write queued behind it is a SESSIONEXPIRED error txn', () => {
     const h = new Harness();
-    h.autoCommit = false;
     const a = h.connect();
-    h.commitPending();
-    a.receive();
+    a.create('/e', null, { flags: CreateMode.EPHEMERAL });
+    h.autoCommit = false;
     const closeXid = a.send(OpCode.closeSession);
-    const createXid = a.send(OpCode.create, (w) => {
-      w.ustring('/x');
-      w.buffer(null);
-      w.int(1);
-      w.int(Perms.ALL);
-      w.ustring('world');
-      w.ustring('anyone');
-      w.int(0);
-    });
+    a.send(OpCode.setData, (w) => SetDataRequest.write(w, { path: '/', data: null, version: -1 }));
+    expect(h.uncommitted.map((t) => t.body)).toEqual([{ type: 'closeSession' }, { type: 'error', err: SESSIONEXPIRED }]);
     h.commitPending();
     const replies = a.receive();
-    expect(replies.map((r) => [r.xid, r.err])).toEqual([[closeXid, OK]]);
-    expect(replies[0]!.body.length).toBe(0);
+    expect(replies.map((r) => [r.xid, r.err, r.body.length])).toEqual([[closeXid, OK, 0]]);
     expect(a.closed).toBe(true);
-    void createXid;
-  });
-
-  it('answers a request of a session whose close is pending with SESSIONEXPIRED', () => {
-    const h = new Harness();
-    const a = h.connect();
-    h.autoCommit = false;
-    a.send(OpCode.closeSession);
-    // Another connection resuming the same session is not possible any more; but a write already queued behind is.
-    const xid = a.send(OpCode.setData, (w) => {
-      w.ustring('/');
-      w.buffer(null);
-      w.int(-1);
-    });
-    h.commitPending();
-    const replies = a.receive();
-    // The reply to closeSession closes the connection; the write behind it was prepared as an error txn.
-    expect(h.txns.at(-1)!.body).toEqual({ type: 'error', err: SESSIONEXPIRED });
-    expect(replies.map((r) => r.xid)).not.toContain(xid);
+    expect(h.core.tree.get('/e')).toBeUndefined();
+    expect(h.core.sessions.has(a.sessionId)).toBe(false);
   });
 
   it('answers ping with xid -2 and the last zxid, in order with other replies', () => {
@@ -451,6 +420,9 @@ describe('node types (§5.2, §5.4)', () => {
     expect(a.getEphemerals('/p/').ephemerals).toEqual(['/p/s-0000000000']);
     expect(b.getEphemerals('/').ephemerals).toEqual(['/e2']);
     expect(a.getEphemerals('/zz').ephemerals).toEqual([]);
+    // Blank or "/" after Java's trim() means all (ZooKeeper's FinalRequestProcessor); other prefixes are not trimmed.
+    for (const prefix of ['', ' ', ' / ', '\t/\n']) expect(a.getEphemerals(prefix).ephemerals!.length, JSON.stringify(prefix)).toBe(3);
+    expect(a.getEphemerals('/e1 ').ephemerals).toEqual([]);
   });
 
   it('containers show ephemeralOwner 0 and are reaped by tick() only after they had a child and are empty', () => {
@@ -777,5 +749,51 @@ describe('multi and multiRead (§4.3)', () => {
     expect(b.takeEvents()).toEqual([]);
     expect(b.checkWatches('/r', 3).err).toBe(NOWATCHER);
     expect(b.multiRead([create('/zz')]).err).toBe(MARSHALLINGERROR);
+  });
+});
+
+describe('which op makes a container or a TTL node (as ZooKeeper: the op outside multi, the flags inside)', () => {
+  const sub = (type: number, path: string, flags: number, ttl?: bigint): MultiOp =>
+    (type === OpCode.createTTL
+      ? { type, request: { path, data: null, acl: OPEN, flags, ttl: ttl ?? 1000n } }
+      : { type, request: { path, data: null, acl: OPEN, flags } }) as MultiOp;
+  const kindOf = (h: Harness, path: string) => {
+    const owner = h.core.tree.get(path)?.ephemeralOwner;
+    if (owner === undefined) return 'missing';
+    if (owner === 0x8000000000000000n) return 'container';
+    if (owner >> 56n === 0xffn) return 'ttl';
+    return owner === 0n ? 'persistent' : 'ephemeral';
+  };
+
+  it('outside multi: createContainer makes a container whatever its flags; create with the container flag does not', () => {
+    const { h, a } = setup();
+    expect(a.createContainer('/c0', null, { flags: 0 }).err).toBe(OK);
+    expect(a.createContainer('/c-', null, { flags: CreateMode.PERSISTENT_SEQUENTIAL }).path).toBe('/c-0000000001');
+    expect(a.create('/p4', null, { flags: CreateMode.CONTAINER }).err).toBe(OK);
+    expect(a.create2('/q4', null, { flags: CreateMode.CONTAINER }).err).toBe(OK);
+    expect(a.createContainer('/t', null, { flags: CreateMode.PERSISTENT_WITH_TTL }).err).toBe(UNIMPLEMENTED);
+    expect([kindOf(h, '/c0'), kindOf(h, '/c-0000000001'), kindOf(h, '/p4'), kindOf(h, '/q4')]).toEqual(['container', 'container', 'persistent', 'persistent']);
+  });
+
+  it('inside multi: the flags pick the sub-op; a TTL flag on a create sub-op fails the whole multi to decode', () => {
+    const { h, a } = setup({ extendedTypesEnabled: true });
+    const ok = a.multi([
+      sub(OpCode.create, '/m4', CreateMode.CONTAINER),
+      sub(OpCode.createContainer, '/m0', 0),
+      sub(OpCode.createTTL, '/mt0', 0),
+      sub(OpCode.createTTL, '/mt5', CreateMode.PERSISTENT_WITH_TTL),
+      sub(OpCode.create2, '/m2', 0),
+    ]);
+    expect(ok.err).toBe(OK);
+    expect(ok.results!.map((r) => r.type)).toEqual([OpCode.create2, OpCode.create, OpCode.create, OpCode.create2, OpCode.create2]);
+    expect(['/m4', '/m0', '/mt0', '/mt5', '/m2'].map((p) => kindOf(h, p))).toEqual(['container', 'persistent', 'persistent', 'ttl', 'persistent']);
+    const before = h.core.tree.digest();
+    for (const type of [OpCode.create, OpCode.create2, OpCode.createContainer]) {
+      const r = a.multi([sub(OpCode.create, '/x', 0), sub(type, '/y', CreateMode.PERSISTENT_WITH_TTL)]);
+      expect(r.err).toBe(MARSHALLINGERROR);
+    }
+    expect(h.core.tree.digest()).toBe(before);
+    // The failed decode left nothing pending: /x can be created.
+    expect(a.create('/x').err).toBe(OK);
   });
 });

@@ -1,5 +1,7 @@
 /** ZooKeeper's path rules (PathUtils.validatePath). Returns why a path is invalid, or undefined when it is valid. */
 export function invalidPathReason(path: string, isSequential = false): string | undefined {
+  // As PathUtils.validatePath(path, isSequential): a sequential path is checked with its suffix's first digit.
+  if (isSequential) return invalidPathReason(path + '1');
   if (path.length === 0) return 'path length must be > 0';
   if (path[0] !== '/') return 'path must start with / character';
   if (path.length === 1) return undefined;

@@ -1,5 +1,6 @@
 import {
   CreateMode,
+  DecodeError,
   ErrorCode,
   MAX_TTL_MS,
   OpCode,
@@ -136,7 +137,6 @@ export function prepareCreate(view: PendingChanges, ctx: PrepContext, op: Create
   } else if (isTtl) {
     throw new PrepError(ErrorCode.BADARGUMENTS, 'TTL mode without a TTL');
   }
-  if (op === 'createContainer' && flags !== CreateMode.CONTAINER) throw new PrepError(ErrorCode.BADARGUMENTS, 'createContainer needs the container mode');
   const isSequential = flags === CreateMode.PERSISTENT_SEQUENTIAL || flags === CreateMode.EPHEMERAL_SEQUENTIAL || flags === CreateMode.PERSISTENT_SEQUENTIAL_WITH_TTL;
   const isEphemeral = flags === CreateMode.EPHEMERAL || flags === CreateMode.EPHEMERAL_SEQUENTIAL;
 
@@ -153,9 +153,11 @@ export function prepareCreate(view: PendingChanges, ctx: PrepContext, op: Create
   if (view.lookup(path)) throw new PrepError(ErrorCode.NODEEXISTS);
   if (ownerKind(parent.ephemeralOwner) === 'ephemeral') throw new PrepError(ErrorCode.NOCHILDRENFOREPHEMERALS);
 
+  // As in ZooKeeper the op, not the flags, makes a container: createContainer writes a CreateContainerTxn
+  // whatever its flags; create/create2 with the container flag write a plain CreateTxn (a persistent node).
   let ephemeralOwner = 0n;
-  if (isEphemeral) ephemeralOwner = ctx.sessionId;
-  else if (flags === CreateMode.CONTAINER) ephemeralOwner = CONTAINER_OWNER;
+  if (op === 'createContainer') ephemeralOwner = CONTAINER_OWNER;
+  else if (isEphemeral) ephemeralOwner = ctx.sessionId;
   else if (isTtl) ephemeralOwner = TTL_OWNER_BASE | request.ttl!;
 
   const parentCVersion = (parent.cversion + 1) | 0;
@@ -247,8 +249,18 @@ function prepareSubOp(view: PendingChanges, ctx: PrepContext, op: MultiOp): TxnB
     case OpCode.create:
     case OpCode.create2:
     case OpCode.createContainer:
-    case OpCode.createTTL:
-      return prepareCreate(view, ctx, MULTI_CREATE_OPS[op.type]!, op.request);
+    case OpCode.createTTL: {
+      // ZooKeeper's Op.create picks the sub-op from the flags: TTL modes make a createTTL (which cannot be
+      // built from a CreateRequest: the whole multi fails with MARSHALLINGERROR), the container mode a
+      // createContainer, anything else a create2 (for a create2 header) or a plain create; a ttl is then ignored.
+      const { flags } = op.request;
+      const ttlMode = flags === CreateMode.PERSISTENT_WITH_TTL || flags === CreateMode.PERSISTENT_SEQUENTIAL_WITH_TTL;
+      if (ttlMode && op.type !== OpCode.createTTL) throw new DecodeError(`create sub-op ${op.type} with TTL mode ${flags}`);
+      if (ttlMode) return prepareCreate(view, ctx, 'createTTL', op.request);
+      const { ttl: _ignored, ...request } = op.request as typeof op.request & { ttl?: bigint };
+      const kind = flags === CreateMode.CONTAINER ? 'createContainer' : MULTI_CREATE_OPS[op.type === OpCode.create2 ? OpCode.create2 : OpCode.create]!;
+      return prepareCreate(view, ctx, kind, request);
+    }
     case OpCode.delete:
       return prepareDelete(view, ctx, op.request);
     case OpCode.setData:
@@ -272,8 +284,8 @@ export function prepareMulti(view: PendingChanges, ctx: PrepContext, ops: readon
     try {
       bodies.push(prepareSubOp(view, ctx, ops[i]!));
     } catch (error) {
-      if (!(error instanceof PrepError)) throw error;
       rollback();
+      if (!(error instanceof PrepError)) throw error;
       const errors: TxnBody[] = ops.map((_, j) => ({
         type: 'error' as const,
         err: j < i ? ErrorCode.OK : j === i ? error.err : ErrorCode.RUNTIMEINCONSISTENCY,

@@ -27,6 +27,7 @@ import {
   SetWatches2,
   SyncRequest,
   SyncResponse,
+  WatcherType,
   WhoAmIResponse,
   readMultiRequest,
   writeMultiResponse,
@@ -88,7 +89,9 @@ export class ReadHandler {
       case OpCode.getEphemerals: {
         const { prefixPath } = GetEphemeralsRequest.read(r);
         const all = [...this.tree.ephemeralsOf(reader.sessionId)];
-        const ephemerals = prefixPath === '/' || prefixPath === '' ? all : all.filter((p) => p.startsWith(prefixPath));
+        // As ZooKeeper: a prefix that is blank or "/" once Java-trimmed (chars <= U+0020) means all of them.
+        const trimmed = prefixPath.replace(/^[\u0000-\u0020]+|[\u0000-\u0020]+$/g, '');
+        const ephemerals = trimmed === '/' || trimmed === '' ? all : all.filter((p) => p.startsWith(prefixPath));
         return ok(GetEphemeralsResponse, { ephemerals });
       }
       case OpCode.sync:
@@ -108,6 +111,8 @@ export class ReadHandler {
       case OpCode.checkWatches:
       case OpCode.removeWatches: {
         const { path, type } = (op === OpCode.checkWatches ? CheckWatchesRequest : RemoveWatchesRequest).read(r);
+        // ZooKeeper's WatcherType.fromInt throws on an unknown type: the request fails with MARSHALLINGERROR.
+        if (type < WatcherType.Children || type > WatcherType.PersistentRecursive) return fail(ErrorCode.MARSHALLINGERROR);
         const matched = this.watches.matchByType(path, reader.watcher, type, op === OpCode.removeWatches);
         return matched ? { err: ErrorCode.OK } : fail(ErrorCode.NOWATCHER);
       }

@@ -191,12 +191,31 @@ export class DataTree {
     }
     const previous = this.#nodes.get(path);
     if (previous) {
+      // A fuzzy snapshot can hold a path twice (deleted and re-created while it was written): the later
+      // entry wins, and the earlier owner must forget it (else its closeSession would delete the new node).
       this.#dataBytes -= previous.data?.length ?? 0;
       node.children = previous.children;
+      this.#untrack(path, previous.ephemeralOwner);
     }
     this.#nodes.set(path, node);
     this.#dataBytes += node.data?.length ?? 0;
     this.#track(path, node.ephemeralOwner);
+  }
+
+  #untrack(path: string, owner: bigint): void {
+    switch (ownerKind(owner)) {
+      case 'ephemeral':
+        this.#ephemerals.get(owner)?.delete(path);
+        break;
+      case 'container':
+        this.#containers.delete(path);
+        break;
+      case 'ttl':
+        this.#ttls.delete(path);
+        break;
+      case 'none':
+        break;
+    }
   }
 
   #track(path: string, owner: bigint): void {
@@ -293,7 +312,13 @@ export class DataTree {
   }
 
   #delete(path: string, zxid: bigint, events: TreeEvent[]): void {
-    if (this.#replaying && !this.#nodes.has(path)) return;
+    if (this.#replaying && !this.#nodes.has(path)) {
+      // Deleted before the fuzzy snapshot reached it, but its parent may have been written before the
+      // delete: the parent's pzxid must still move (as ZooKeeper's DataTree.deleteNode does).
+      const parent = this.#nodes.get(parentOf(path));
+      if (parent && zxid > parent.pzxid) parent.pzxid = zxid;
+      return;
+    }
     const node = this.#mustGet(path);
     if (node.children.size > 0 && this.#replaying) {
       for (const name of [...node.children]) this.#delete(childPath(path, name), zxid, events);
@@ -305,19 +330,7 @@ export class DataTree {
     parent.children.delete(path.slice(parentPath === '/' ? 1 : parentPath.length + 1));
     parent.pzxid = zxid;
     this.#dataBytes -= node.data?.length ?? 0;
-    switch (ownerKind(node.ephemeralOwner)) {
-      case 'ephemeral':
-        this.#ephemerals.get(node.ephemeralOwner)?.delete(path);
-        break;
-      case 'container':
-        this.#containers.delete(path);
-        break;
-      case 'ttl':
-        this.#ttls.delete(path);
-        break;
-      case 'none':
-        break;
-    }
+    this.#untrack(path, node.ephemeralOwner);
     events.push({ type: EventType.NodeDeleted, path }, { type: EventType.NodeChildrenChanged, path: parentPath });
   }
 

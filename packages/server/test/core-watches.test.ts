@@ -2,8 +2,9 @@
  * ServerCore watch semantics (fact sheet §3.4, §7.3–7.6), driven through the pure core.
  */
 import { describe, expect, it } from 'vitest';
-import { AddWatchMode, CreateMode, ErrorCode, EventType, OpCode, Xid, WatcherType } from '@corral/protocol';
-import { Harness, OPEN, type Client } from './coreDriver.js';
+import { AddWatchMode, CreateMode, ErrorCode, EventType, OpCode, Perms, Xid, WatcherType } from '@corral/protocol';
+import { Harness, OPEN, digest, world, type Client } from './coreDriver.js';
+import { digestId } from '../src/core/acl.js';
 
 const { OK, NONODE, NOWATCHER, MARSHALLINGERROR } = ErrorCode;
 const { NodeCreated, NodeDeleted, NodeDataChanged, NodeChildrenChanged } = EventType;
@@ -323,5 +324,37 @@ describe('setWatches / setWatches2 catch-up (§7.5)', () => {
       [NodeCreated, '/gone'],
       [NodeCreated, '/kids/k2'],
     ]);
+  });
+});
+
+describe('watch delivery is filtered by READ permission at event time (3.8.4+ / 3.9.2+)', () => {
+  it('a watcher that lost READ on the node hears nothing; one that kept it does', () => {
+    const h = new Harness();
+    const owner = h.connect();
+    const stranger = h.connect();
+    const friend = h.connect();
+    owner.auth('digest', 'alice:secret');
+    friend.auth('digest', 'alice:secret');
+    owner.create('/guarded', 'v');
+    stranger.getData('/guarded', true);
+    friend.getData('/guarded', true);
+    owner.setACL('/guarded', [digest(Perms.ALL, digestId('alice:secret'))]);
+    owner.setData('/guarded', 'w');
+    expect(events(stranger)).toEqual([]);
+    expect(events(friend)).toEqual([[NodeDataChanged, '/guarded']]);
+  });
+
+  it('NodeChildrenChanged is filtered by the parent ACL; setWatches catch-up events are not filtered', () => {
+    const h = new Harness();
+    const owner = h.connect();
+    const stranger = h.connect();
+    owner.auth('digest', 'alice:secret');
+    owner.create('/p', null, { acl: [digest(Perms.ALL, digestId('alice:secret')), world(Perms.CREATE)] });
+    stranger.create('/p/own'); // CREATE is open, so the child can be made by anyone
+    stranger.setWatches(0n, { child: ['/p'] });
+    expect(events(stranger)).toEqual([[NodeChildrenChanged, '/p']]);
+    stranger.setWatches(h.core.lastZxid, { child: ['/p'] });
+    owner.create('/p/other');
+    expect(events(stranger)).toEqual([]);
   });
 });

@@ -8,10 +8,12 @@ import {
   DeleteContainerRequest,
   DeleteRequest,
   ErrorCode,
+  EventType,
   JuteReader,
   JuteWriter,
   KeeperState,
   OpCode,
+  Perms,
   ReplyHeader,
   RequestHeader,
   SetACLRequest,
@@ -29,7 +31,7 @@ import {
   writeMultiResponse,
   type MultiResult,
 } from '@corral/protocol';
-import { addIdentity, digestId, type Identity } from './acl.js';
+import { addIdentity, digestId, hasPermission, type Identity } from './acl.js';
 import {
   PendingChanges,
   PrepError,
@@ -44,7 +46,7 @@ import {
 } from './prep.js';
 import { ReadHandler, type ReadOutcome } from './reads.js';
 import { SessionTracker, initialSessionId, passwordMatches, sessionPassword } from './sessions.js';
-import { DataTree, type ApplyResult } from './tree.js';
+import { DataTree, type ApplyResult, type TreeEvent } from './tree.js';
 import { TTL_MASK, makeZxid, type Txn, type TxnBody } from './txn.js';
 import { WatchRegistry, type WatchDelivery } from './watches.js';
 
@@ -538,22 +540,29 @@ export class ServerCore {
 
   // ---- watches and sessions after a commit ------------------------------
 
-  #fire(events: { type: number; path: string }[]): WatchDelivery[] {
+  /**
+   * Turns tree events into deliveries, dropping those the watcher may not READ (ZooKeeper 3.8.4+/3.9.2+).
+   * A deleted node fires its data and child watches, but one event per connection.
+   */
+  #fire(events: TreeEvent[]): WatchDelivery[] {
     const deliveries: WatchDelivery[] = [];
-    for (let i = 0; i < events.length; i++) {
-      const event = events[i]!;
+    for (const event of events) {
+      let fired: WatchDelivery[];
       switch (event.type) {
-        case 2 /* NodeDeleted */: {
+        case EventType.NodeDeleted: {
           const seen = new Set<number>();
-          deliveries.push(...this.watches.trigger('data', event.path, event.type as 2, seen));
-          deliveries.push(...this.watches.trigger('child', event.path, event.type as 2, seen));
+          fired = [...this.watches.trigger('data', event.path, event.type, seen), ...this.watches.trigger('child', event.path, event.type, seen)];
           break;
         }
-        case 4 /* NodeChildrenChanged */:
-          deliveries.push(...this.watches.trigger('child', event.path, 4));
+        case EventType.NodeChildrenChanged:
+          fired = this.watches.trigger('child', event.path, event.type);
           break;
         default:
-          deliveries.push(...this.watches.trigger('data', event.path, event.type as 1 | 3));
+          fired = this.watches.trigger('data', event.path, event.type);
+      }
+      for (const d of fired) {
+        const c = this.#connections.get(d.watcher);
+        if (c && hasPermission(event.acl, c.identities, Perms.READ)) deliveries.push(d);
       }
     }
     return deliveries;

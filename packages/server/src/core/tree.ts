@@ -24,6 +24,8 @@ export interface ZNode {
 export interface TreeEvent {
   type: EventType;
   path: string;
+  /** ACL of the node the event is about (the parent for NodeChildrenChanged): watchers without READ do not hear it. */
+  acl: readonly ACL[];
 }
 
 /** What applying one (sub-)txn produced, in the shape the reply needs. */
@@ -265,7 +267,7 @@ export class DataTree {
         node.version = body.version;
         node.mzxid = txn.zxid;
         node.mtime = BigInt(txn.timeMs);
-        events.push({ type: EventType.NodeDataChanged, path: body.path });
+        events.push({ type: EventType.NodeDataChanged, path: body.path, acl: node.acl });
         return { type: 'setData', stat: this.statOf(node) };
       }
       case 'setACL': {
@@ -307,7 +309,7 @@ export class DataTree {
     parent.pzxid = txn.zxid;
     this.#dataBytes += body.data?.length ?? 0;
     this.#track(body.path, body.ephemeralOwner);
-    events.push({ type: EventType.NodeCreated, path: body.path }, { type: EventType.NodeChildrenChanged, path: parentPath });
+    events.push({ type: EventType.NodeCreated, path: body.path, acl: node.acl }, { type: EventType.NodeChildrenChanged, path: parentPath, acl: parent.acl });
     return { type: 'create', path: body.path, stat: this.statOf(node), op: body.op };
   }
 
@@ -331,7 +333,7 @@ export class DataTree {
     parent.pzxid = zxid;
     this.#dataBytes -= node.data?.length ?? 0;
     this.#untrack(path, node.ephemeralOwner);
-    events.push({ type: EventType.NodeDeleted, path }, { type: EventType.NodeChildrenChanged, path: parentPath });
+    events.push({ type: EventType.NodeDeleted, path, acl: node.acl }, { type: EventType.NodeChildrenChanged, path: parentPath, acl: parent.acl });
   }
 
   /** A digest of the whole tree (paths, data, ACLs, stats) for comparing replicas and restarts. */

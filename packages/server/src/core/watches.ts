@@ -145,18 +145,15 @@ export class WatchRegistry {
     return deliveries;
   }
 
-  /** Counts for the four-letter words: watchers, distinct paths and total (watcher, path) pairs of the data table. */
+  /** `wchs` counts: ZooKeeper summarises the data-watch table only (watchers, paths, pairs). */
   stats(): { connections: number; paths: number; watches: number } {
     let watches = 0;
     const watchers = new Set<WatcherId>();
-    for (const table of [this.#tables.data, this.#tables.child]) {
-      for (const entries of table.values()) {
-        watches += entries.size;
-        for (const w of entries.keys()) watchers.add(w);
-      }
+    for (const entries of this.#tables.data.values()) {
+      watches += entries.size;
+      for (const w of entries.keys()) watchers.add(w);
     }
-    const paths = new Set([...this.#tables.data.keys(), ...this.#tables.child.keys()]).size;
-    return { connections: watchers.size, paths, watches };
+    return { connections: watchers.size, paths: this.#tables.data.size, watches };
   }
 
   pathsOf(watcher: WatcherId): { data: string[]; child: string[] } {

@@ -1,0 +1,10 @@
+export { ZooKeeperClient, createClient } from './client.js';
+export * from './errors.js';
+export { OPEN_ACL_UNSAFE, CREATOR_ALL_ACL, READ_ACL_UNSAFE, Perms, digestAcl, digestId } from './acl.js';
+export { RetryPolicies, DEFAULT_RETRY_POLICY, runWithRetry, type RetryPolicy, type RetryOptions } from './retry.js';
+export { ConnectionMachine, type ClientState, type LossReason, type MachineAction, type MachineInput, type MachineConfig, type Session } from './machine.js';
+export { parseConnectString, type ServerAddress, type ParsedConnectString } from './connectString.js';
+export { validatePath } from './paths.js';
+export { Transaction, type TransactionOp, type TransactionResult, type FailedOpResult } from './transaction.js';
+export { PersistentWatch, WatchBufferOverflowError, type WatchedEvent, type WatchedEventType, type Watcher } from './watches.js';
+export type * from './types.js';

@@ -1,0 +1,106 @@
+import { connect, type Socket } from 'node:net';
+import { FrameReader, JuteWriter, writeFrame } from '@corral/protocol';
+
+export interface TransportHandlers {
+  onOpen(): void;
+  /** Whole frames of one received chunk, in order. */
+  onFrames(frames: Uint8Array[]): void;
+  /** A chunk broke the framing (size cap, negative length): the connection is unusable. */
+  onProtocolError(reason: string): void;
+  /** Exactly once per transport, whatever ended it. */
+  onClose(reason: string): void;
+  /** A batch of frames was handed to the socket. */
+  onFlush(): void;
+}
+
+/**
+ * The thin socket adapter: one TCP connection, a frame reader, and a write buffer that coalesces
+ * every frame queued in one event-loop turn into a single socket write. It has no protocol logic.
+ */
+export class Transport {
+  readonly #socket: Socket;
+  readonly #handlers: TransportHandlers;
+  readonly #frames: FrameReader;
+  readonly #writer = new JuteWriter(4096);
+  #flushScheduled = false;
+  #closed = false;
+  #closeReason = 'connection closed';
+
+  constructor(host: string, port: number, handlers: TransportHandlers, options: { maxFrameLength: number }) {
+    this.#handlers = handlers;
+    this.#frames = new FrameReader({ maxFrameLength: options.maxFrameLength });
+    this.#socket = connect({ host, port, noDelay: true });
+    this.#socket.on('connect', () => {
+      if (!this.#closed) handlers.onOpen();
+    });
+    this.#socket.on('data', (chunk: Buffer) => this.#onData(chunk));
+    this.#socket.on('error', (error: NodeJS.ErrnoException) => {
+      if (this.#closed) return;
+      this.#closeReason = error.code ? `${error.code}: ${error.message}` : error.message;
+    });
+    this.#socket.on('end', () => {
+      if (!this.#closed) this.#closeReason = 'server closed the connection';
+    });
+    this.#socket.on('close', () => {
+      this.#closed = true;
+      handlers.onClose(this.#closeReason);
+    });
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Queues one length-prefixed frame; the batch is written when the current turn ends. */
+  send(body: (w: JuteWriter) => void): void {
+    if (this.#closed) return;
+    writeFrame(this.#writer, body);
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      process.nextTick(() => this.flush());
+    }
+  }
+
+  /** Writes what is queued now (normally called on the next tick). */
+  flush(): void {
+    this.#flushScheduled = false;
+    if (this.#writer.length === 0 || this.#closed) {
+      this.#writer.reset();
+      return;
+    }
+    const bytes = this.#writer.toBytes();
+    this.#writer.reset();
+    this.#socket.write(bytes);
+    this.#handlers.onFlush();
+  }
+
+  /** Flushes, half-closes, and destroys the socket if the peer has not closed within graceMs. */
+  end(graceMs = 1000): void {
+    if (this.#closed) return;
+    this.flush();
+    this.#closed = true;
+    this.#closeReason = 'closed by the client';
+    this.#socket.end();
+    setTimeout(() => this.#socket.destroy(), graceMs).unref();
+  }
+
+  /** Drops the connection now; onClose still follows (asynchronously). */
+  destroy(reason: string): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#closeReason = reason;
+    this.#socket.destroy();
+  }
+
+  #onData(chunk: Buffer): void {
+    if (this.#closed) return;
+    let frames: Uint8Array[];
+    try {
+      frames = this.#frames.push(chunk);
+    } catch (error) {
+      this.#handlers.onProtocolError(error instanceof Error ? error.message : String(error));
+      return;
+    }
+    if (frames.length > 0) this.#handlers.onFrames(frames);
+  }
+}

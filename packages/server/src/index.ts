@@ -10,6 +10,6 @@ export { ClientServer } from './shell/clientServer.js';
 export { VERSION } from './shell/fourLetterWords.js';
 export { runServer } from './shell/run.js';
 export { RecoveryError, recover } from './persistence/recovery.js';
-export { SnapshotError, readSnapshot, writeSnapshot } from './persistence/snapshot.js';
-export { scanSegment } from './persistence/logFormat.js';
+export { SnapshotError, readSnapshot, visitSnapshot, writeSnapshot, type SessionEntry, type SnapshotNodeFields, type SnapshotVisitor } from './persistence/snapshot.js';
+export { scanSegment, type SegmentScan } from './persistence/logFormat.js';
 export { decodeTxn, encodeTxn } from './persistence/txnCodec.js';

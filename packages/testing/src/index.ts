@@ -10,3 +10,4 @@ export * from './zookeeper.js';
 export * from './zkCli.js';
 export * from './python.js';
 export * from './rawClient.js';
+export * from './restart.js';

@@ -99,11 +99,23 @@ export async function writeSnapshot(dataDir: string, tree: DataTree, sessions: S
   return { file, zxid, nodes };
 }
 
-/** Streams a snapshot into a fresh tree. Throws SnapshotError if any part fails to validate. */
-export async function readSnapshot(file: string): Promise<{ tree: DataTree; zxid: bigint; sessions: SessionEntry[] }> {
+/** One node as stored in a snapshot (children are implied by the paths). */
+export type SnapshotNodeFields = Omit<ZNode, 'children'>;
+
+export interface SnapshotVisitor {
+  /** Called once, before the first node. */
+  header?(info: { zxid: bigint; sessions: SessionEntry[] }): void | Promise<void>;
+  /** Called for every node entry in file order (parents first; a path may repeat in a fuzzy snapshot). */
+  node(path: string, node: SnapshotNodeFields): void | Promise<void>;
+}
+
+/**
+ * Streams a snapshot entry by entry without building a tree: the one parser of the format, used by
+ * readSnapshot and by the dump tool. Throws SnapshotError at the first thing that fails to validate;
+ * entries before it have already been visited, and the checksum is only known at the end.
+ */
+export async function visitSnapshot(file: string, visitor: SnapshotVisitor): Promise<{ zxid: bigint; sessions: number; nodes: number }> {
   const handle = await open(file, 'r');
-  const tree = new DataTree();
-  const sessions: SessionEntry[] = [];
   let checksum = 0;
   let pending: Uint8Array = new Uint8Array(0);
   let filePosition = 0;
@@ -138,23 +150,28 @@ export async function readSnapshot(file: string): Promise<{ tree: DataTree; zxid
     const zxid = await readLong();
     const sessionCount = await readInt();
     if (sessionCount < 0) throw new SnapshotError(file, `bad session count ${sessionCount}`);
-    for (let i = 0; i < sessionCount; i++) sessions.push({ id: await readLong(), timeoutMs: await readInt() });
+    const sessions: SessionEntry[] = [];
+    for (let i = 0; i < sessionCount; i++) sessions.push({ id: BigInt.asUintN(64, await readLong()), timeoutMs: await readInt() });
+    await visitor.header?.({ zxid, sessions });
+    let nodes = 0;
     for (;;) {
+      const offset = filePosition - pending.length;
       const length = await readInt();
       if (length === 0) break;
-      if (length < 0 || length > 64 * 1024 * 1024) throw new SnapshotError(file, `bad node length ${length}`);
-      const n = SnapshotNode.decode(await take(length));
-      const node: ZNode = { ...n, children: new Set() };
-      delete (node as Partial<typeof n>).path;
-      tree.restoreNode(n.path, node);
+      if (length < 0 || length > 64 * 1024 * 1024) throw new SnapshotError(file, `bad node length ${length} at byte ${offset}`);
+      const { path: nodePath, ...fields } = SnapshotNode.decode(await take(length));
+      // Owner words are unsigned in memory (CONTAINER_OWNER, TTL_OWNER_BASE); jute longs read back signed.
+      fields.ephemeralOwner = BigInt.asUintN(64, fields.ephemeralOwner);
+      nodes++;
+      const visited = visitor.node(nodePath, fields);
+      if (visited) await visited;
     }
     const expected = checksum | 0;
     await fill(8);
     const trailer = new JuteReader(pending.subarray(0, 8));
     if (trailer.int() !== expected) throw new SnapshotError(file, 'checksum mismatch');
     if (trailer.int() !== SNAP_END_MAGIC) throw new SnapshotError(file, 'missing end marker');
-    tree.setLastZxid(zxid);
-    return { tree, zxid, sessions };
+    return { zxid, sessions: sessionCount, nodes };
   } catch (error) {
     if (error instanceof DecodeError) throw new SnapshotError(file, `undecodable node: ${error.message}`);
     if (error instanceof Error && error.name === 'TreeInvariantError') throw new SnapshotError(file, error.message);
@@ -162,4 +179,18 @@ export async function readSnapshot(file: string): Promise<{ tree: DataTree; zxid
   } finally {
     await handle.close();
   }
+}
+
+/** Streams a snapshot into a fresh tree. Throws SnapshotError if any part fails to validate. */
+export async function readSnapshot(file: string): Promise<{ tree: DataTree; zxid: bigint; sessions: SessionEntry[] }> {
+  const tree = new DataTree();
+  let sessions: SessionEntry[] = [];
+  const { zxid } = await visitSnapshot(file, {
+    header: (info) => {
+      sessions = info.sessions;
+    },
+    node: (nodePath, fields) => tree.restoreNode(nodePath, { ...fields, children: new Set() }),
+  });
+  tree.setLastZxid(zxid);
+  return { tree, zxid, sessions };
 }

@@ -63,7 +63,8 @@ function readBody(r: JuteReader, type: TxnBody['type']): TxnBody {
       const { op, ...rest } = bodies.create.read(r);
       const opName = CREATE_OPS[op];
       if (!opName) throw new DecodeError(`invalid create op ${op} in txn`);
-      return { type, ...rest, op: opName };
+      // Owner words are unsigned in memory (CONTAINER_OWNER, TTL_OWNER_BASE); jute longs read back signed.
+      return { type, ...rest, ephemeralOwner: BigInt.asUintN(64, rest.ephemeralOwner), op: opName };
     }
     case 'closeSession':
       return { type };
@@ -94,5 +95,5 @@ export function decodeTxn(bytes: Uint8Array): Txn {
   const header = TxnHeader.read(r);
   const body = readBody(r, typeOf(header.type));
   if (r.remaining !== 0) throw new DecodeError(`${r.remaining} trailing bytes after txn 0x${header.zxid.toString(16)}`);
-  return { zxid: header.zxid, sessionId: header.sessionId, cxid: header.cxid, timeMs: Number(header.timeMs), body };
+  return { zxid: header.zxid, sessionId: BigInt.asUintN(64, header.sessionId), cxid: header.cxid, timeMs: Number(header.timeMs), body };
 }

@@ -91,7 +91,9 @@ export class TxnLog {
 
   async #openSegment(file: string): Promise<void> {
     await this.#handle?.close();
-    this.#handle = await open(file, 'wx');
+    // 'w', not 'wx': a segment named after the next zxid can already exist when a crash hit between
+    // creating it and writing its first batch; recovery found nothing valid in it, so it is reused.
+    this.#handle = await open(file, 'w');
     this.#handleFile = file;
     const header = logHeader();
     this.#allocated = 0;

@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import {
   CreateMode,
+  CreateRequest,
   ErrorCode,
   EventType,
   JuteWriter,
@@ -795,5 +796,21 @@ describe('which op makes a container or a TTL node (as ZooKeeper: the op outside
     expect(h.core.tree.digest()).toBe(before);
     // The failed decode left nothing pending: /x can be created.
     expect(a.create('/x').err).toBe(OK);
+  });
+});
+
+describe('closeSession while its ephemeral create is still pending', () => {
+  it('the pending view treats the not-yet-applied ephemeral as deleted, so a later create of the path succeeds', () => {
+    const h = new Harness();
+    const owner = h.connect();
+    const other = h.connect();
+    h.autoCommit = false;
+    owner.send(OpCode.create, (w) => CreateRequest.write(w, { path: '/a', data: null, acl: OPEN, flags: CreateMode.EPHEMERAL }));
+    owner.send(OpCode.closeSession);
+    const xid = other.send(OpCode.create, (w) => CreateRequest.write(w, { path: '/a', data: null, acl: OPEN, flags: CreateMode.PERSISTENT }));
+    h.commitPending();
+    const reply = other.receive().find((r) => r.xid === xid)!;
+    expect(reply.err).toBe(ErrorCode.OK);
+    expect(h.core.tree.get('/a')?.ephemeralOwner).toBe(0n);
   });
 });

@@ -70,6 +70,13 @@ export class PendingChanges {
     };
   }
 
+  /** Ephemerals of a session that exist only in pending txns (created, not yet applied). */
+  pendingEphemeralsOf(sessionId: bigint): string[] {
+    const paths: string[] = [];
+    for (const [path, { view }] of this.#records) if (view?.ephemeralOwner === sessionId) paths.push(path);
+    return paths;
+  }
+
   record(path: string, view: NodeView | null, zxid: bigint): void {
     this.#records.set(path, { view, zxid });
     this.#order.push({ zxid, path });
@@ -228,9 +235,10 @@ export function prepareCheck(view: PendingChanges, ctx: PrepContext, request: Ch
 
 /** Every ephemeral of a closing session is gone for the requests prepared after it. */
 export function prepareCloseSession(view: PendingChanges, tree: DataTree, ctx: PrepContext): TxnBody {
-  const paths = [...tree.ephemeralsOf(ctx.sessionId)].sort().reverse();
+  // Both the applied ephemerals and those still pending: closeSession will find all of them applied.
+  const paths = new Set([...tree.ephemeralsOf(ctx.sessionId), ...view.pendingEphemeralsOf(ctx.sessionId)]);
   for (const path of paths) {
-    if (!view.lookup(path)) continue;
+    if (view.lookup(path)?.ephemeralOwner !== ctx.sessionId) continue;
     const parent = view.lookup(parentOf(path));
     if (parent) recordDeletion(view, path, parent, ctx.zxid);
   }

@@ -189,6 +189,11 @@ export class ServerCore {
     return this.#proposed.size;
   }
 
+  /** Requests of this connection not yet answered (bounds the shell's reading from its socket). */
+  queuedRequests(conn: ConnId): number {
+    return this.#connections.get(conn)?.queue.length ?? 0;
+  }
+
   connections(): { id: ConnId; remoteAddress: string; sessionId: bigint; queued: number; stats: ConnectionStats }[] {
     return [...this.#connections.values()].map((c) => ({ id: c.id, remoteAddress: c.remoteAddress, sessionId: c.sessionId, queued: c.queue.length, stats: c.stats }));
   }

@@ -6,6 +6,11 @@ import { ServerCore, type ConnId, type CoreAction, type CoreOptions } from '../c
 import { Durability } from './durability.js';
 import { answerFourLetterWord, isFourLetterWord, type ServerFacts } from './fourLetterWords.js';
 
+/** A connection stops being read while it has this many requests unanswered... */
+const MAX_QUEUED_REQUESTS = 1000;
+/** ...or this many reply bytes its peer has not taken yet, so a client cannot make us buffer without bound. */
+const MAX_UNSENT_BYTES = 8 * 1024 * 1024;
+
 interface Client {
   readonly id: ConnId;
   readonly socket: net.Socket;
@@ -15,6 +20,10 @@ interface Client {
   sniffing: boolean;
   sniffed: Buffer;
   corked: boolean;
+  paused: boolean;
+  /** Frames read but not yet handed to the core because the connection is throttled; next at backlogHead. */
+  backlog: Uint8Array[];
+  backlogHead: number;
 }
 
 /**
@@ -29,6 +38,7 @@ export class ClientServer {
   readonly #server: net.Server;
   readonly #clients = new Map<ConnId, Client>();
   readonly #perIp = new Map<string, number>();
+  readonly #paused = new Set<Client>();
   readonly #facts: ServerFacts;
   #nextConnId = 1;
   #tickTimer: NodeJS.Timeout | undefined;
@@ -74,6 +84,7 @@ export class ClientServer {
     await this.#durability.open(this.core, (zxids) => {
       const now = Date.now();
       for (const zxid of zxids) this.#execute(this.core.commit(zxid, now));
+      for (const client of this.#paused) this.#resumeIfDrained(client);
     });
     await new Promise<void>((resolve, reject) => {
       this.#server.once('error', reject);
@@ -114,15 +125,39 @@ export class ClientServer {
       sniffing: true,
       sniffed: Buffer.alloc(0),
       corked: false,
+      paused: false,
+      backlog: [],
+      backlogHead: 0,
     };
     this.#clients.set(client.id, client);
     this.core.openConnection(client.id, ip, Date.now());
     socket.on('data', (chunk) => this.#onData(client, chunk));
     socket.on('error', (error) => this.#log.debug({ conn: client.id, err: error.message }, 'socket error'));
     socket.on('close', () => this.#onClose(client));
+    socket.on('drain', () => this.#resumeIfDrained(client));
+  }
+
+  #throttleIfBusy(client: Client): void {
+    if (client.paused) return;
+    if (this.core.queuedRequests(client.id) >= MAX_QUEUED_REQUESTS || client.socket.writableLength >= MAX_UNSENT_BYTES) {
+      client.paused = true;
+      client.socket.pause();
+      this.#paused.add(client);
+    }
+  }
+
+  #resumeIfDrained(client: Client): void {
+    if (!client.paused || client.socket.destroyed) return;
+    if (this.core.queuedRequests(client.id) < MAX_QUEUED_REQUESTS / 2 && client.socket.writableLength < MAX_UNSENT_BYTES / 2) {
+      client.paused = false;
+      this.#paused.delete(client);
+      this.#processBacklog(client);
+      if (!client.paused) client.socket.resume();
+    }
   }
 
   #onClose(client: Client): void {
+    this.#paused.delete(client);
     if (!this.#clients.delete(client.id)) return;
     const left = (this.#perIp.get(client.ip) ?? 1) - 1;
     if (left > 0) this.#perIp.set(client.ip, left);
@@ -149,12 +184,22 @@ export class ClientServer {
       client.socket.destroy();
       return;
     }
+    client.backlog.push(...frames);
+    this.#processBacklog(client);
+  }
+
+  /** Hands frames to the core one by one, stopping as soon as the connection is too busy. */
+  #processBacklog(client: Client): void {
     const now = Date.now();
-    for (const frame of frames) {
+    while (client.backlogHead < client.backlog.length && !client.socket.destroyed) {
+      this.#throttleIfBusy(client);
+      if (client.paused) return;
       this.#facts.packetsReceived++;
-      this.#execute(this.core.receive(client.id, frame, now));
-      if (client.socket.destroyed) return;
+      this.#execute(this.core.receive(client.id, client.backlog[client.backlogHead++]!, now));
     }
+    client.backlog = [];
+    client.backlogHead = 0;
+    this.#throttleIfBusy(client);
   }
 
   #fourLetterWord(client: Client, word: string): void {

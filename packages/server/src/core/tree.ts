@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { EventType, zeroStat, type ACL, type Stat } from '@corral/protocol';
 import { OPEN_ACL_UNSAFE, READ_ACL_UNSAFE } from './acl.js';
+import { AclCache } from './aclCache.js';
 import { childPath, parentOf } from './path.js';
 import { ownerKind, type Txn, type TxnBody } from './txn.js';
 
@@ -68,6 +69,7 @@ function newNode(data: Uint8Array | null, acl: ACL[], zxid: bigint, timeMs: bigi
 export class DataTree {
   readonly #nodes = new Map<string, ZNode>();
   readonly #ephemerals = new Map<bigint, Set<string>>();
+  readonly #acls = new AclCache();
   #containers = new Set<string>();
   #ttls = new Set<string>();
   #lastZxid = 0n;
@@ -75,10 +77,10 @@ export class DataTree {
 
   constructor() {
     const empty = new Uint8Array(0);
-    this.#nodes.set('/', newNode(empty, OPEN_ACL_UNSAFE, 0n, 0n, 0n));
-    this.#nodes.set('/zookeeper', newNode(empty, OPEN_ACL_UNSAFE, 0n, 0n, 0n));
-    this.#nodes.set('/zookeeper/quota', newNode(empty, OPEN_ACL_UNSAFE, 0n, 0n, 0n));
-    const config = newNode(empty, READ_ACL_UNSAFE, 0n, 0n, 0n);
+    this.#nodes.set('/', newNode(empty, this.#acls.intern(OPEN_ACL_UNSAFE), 0n, 0n, 0n));
+    this.#nodes.set('/zookeeper', newNode(empty, this.#acls.intern(OPEN_ACL_UNSAFE), 0n, 0n, 0n));
+    this.#nodes.set('/zookeeper/quota', newNode(empty, this.#acls.intern(OPEN_ACL_UNSAFE), 0n, 0n, 0n));
+    const config = newNode(empty, this.#acls.intern(READ_ACL_UNSAFE), 0n, 0n, 0n);
     config.aversion = -1;
     this.#nodes.set('/zookeeper/config', config);
     this.#nodes.get('/')!.children.add('zookeeper');
@@ -91,6 +93,11 @@ export class DataTree {
 
   get nodeCount(): number {
     return this.#nodes.size;
+  }
+
+  /** Distinct ACL lists in use. */
+  get aclCount(): number {
+    return this.#acls.size;
   }
 
   get approximateDataSize(): number {
@@ -197,8 +204,10 @@ export class DataTree {
       // entry wins, and the earlier owner must forget it (else its closeSession would delete the new node).
       this.#dataBytes -= previous.data?.length ?? 0;
       node.children = previous.children;
+      this.#acls.release(previous.acl);
       this.#untrack(path, previous.ephemeralOwner);
     }
+    node.acl = this.#acls.intern(node.acl);
     this.#nodes.set(path, node);
     this.#dataBytes += node.data?.length ?? 0;
     this.#track(path, node.ephemeralOwner);
@@ -273,7 +282,8 @@ export class DataTree {
       case 'setACL': {
         if (this.#replaying && !this.#nodes.has(body.path)) return { type: 'setACL', stat: zeroStat() };
         const node = this.#mustGet(body.path);
-        node.acl = body.acl;
+        this.#acls.release(node.acl);
+        node.acl = this.#acls.intern(body.acl);
         node.aversion = body.version;
         return { type: 'setACL', stat: this.statOf(node) };
       }
@@ -302,7 +312,7 @@ export class DataTree {
       return { type: 'create', path: body.path, stat: this.statOf(existing), op: body.op };
     }
     if (existing) throw new TreeInvariantError(`create of existing node ${body.path}`);
-    const node = newNode(body.data, body.acl, txn.zxid, BigInt(txn.timeMs), body.ephemeralOwner);
+    const node = newNode(body.data, this.#acls.intern(body.acl), txn.zxid, BigInt(txn.timeMs), body.ephemeralOwner);
     this.#nodes.set(body.path, node);
     parent.children.add(body.path.slice(parentPath === '/' ? 1 : parentPath.length + 1));
     parent.cversion = body.parentCVersion;
@@ -332,6 +342,7 @@ export class DataTree {
     parent.children.delete(path.slice(parentPath === '/' ? 1 : parentPath.length + 1));
     parent.pzxid = zxid;
     this.#dataBytes -= node.data?.length ?? 0;
+    this.#acls.release(node.acl);
     this.#untrack(path, node.ephemeralOwner);
     events.push({ type: EventType.NodeDeleted, path, acl: node.acl }, { type: EventType.NodeChildrenChanged, path: parentPath, acl: parent.acl });
   }

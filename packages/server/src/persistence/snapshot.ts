@@ -116,34 +116,48 @@ export interface SnapshotVisitor {
  */
 export async function visitSnapshot(file: string, visitor: SnapshotVisitor): Promise<{ zxid: bigint; sessions: number; nodes: number }> {
   const handle = await open(file, 'r');
-  let checksum = 0;
-  let pending: Uint8Array = new Uint8Array(0);
-  let filePosition = 0;
-  let eof = false;
-
-  /** Makes at least `count` unread bytes available (or fewer at end of file). */
-  const fill = async (count: number) => {
-    while (pending.length < count && !eof) {
-      const chunk = Buffer.allocUnsafe(Math.max(CHUNK_BYTES, count - pending.length));
-      const { bytesRead } = await handle.read(chunk, 0, chunk.length, filePosition);
-      if (bytesRead === 0) eof = true;
-      filePosition += bytesRead;
-      pending = pending.length === 0 ? chunk.subarray(0, bytesRead) : Buffer.concat([pending, chunk.subarray(0, bytesRead)]);
-    }
-    if (pending.length < count) throw new SnapshotError(file, `truncated at byte ${filePosition - pending.length}`);
-  };
-  const take = async (count: number): Promise<Uint8Array> => {
-    await fill(count);
-    const out = pending.subarray(0, count);
-    pending = pending.subarray(count);
-    checksum = crc32(out, checksum);
-    return out;
-  };
-  const view = (bytes: Uint8Array) => new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const readInt = async () => view(await take(4)).getInt32(0);
-  const readLong = async () => view(await take(8)).getBigInt64(0);
-
   try {
+    const { size } = await handle.stat();
+    // Everything before the 8-byte trailer is checksummed; it is hashed chunk by chunk as it is read.
+    const bodyEnd = size - 8;
+    let checksum = 0;
+    let fileRead = 0;
+    let buf: Uint8Array = new Uint8Array(0);
+    let view = new DataView(buf.buffer);
+    let pos = 0;
+
+    /** Makes `count` unread bytes available in buf at pos, reading whole chunks (one await per chunk, not per node). */
+    const ensure = async (count: number) => {
+      if (buf.length - pos >= count) return;
+      const wanted = Math.max(CHUNK_BYTES * 4, count);
+      const rest = buf.subarray(pos);
+      const next = Buffer.allocUnsafe(rest.length + Math.min(wanted, Math.max(0, bodyEnd - fileRead)));
+      next.set(rest, 0);
+      let filled = rest.length;
+      while (filled < next.length) {
+        const { bytesRead } = await handle.read(next, filled, next.length - filled, fileRead);
+        if (bytesRead === 0) break;
+        checksum = crc32(next.subarray(filled, filled + bytesRead), checksum);
+        filled += bytesRead;
+        fileRead += bytesRead;
+      }
+      buf = next.subarray(0, filled);
+      view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+      pos = 0;
+      if (buf.length < count) throw new SnapshotError(file, `truncated at byte ${fileRead}`);
+    };
+    const readInt = async () => {
+      await ensure(4);
+      pos += 4;
+      return view.getInt32(pos - 4);
+    };
+    const readLong = async () => {
+      await ensure(8);
+      pos += 8;
+      return view.getBigInt64(pos - 8);
+    };
+
+    if (bodyEnd < 20) throw new SnapshotError(file, `truncated: ${size} bytes`);
     if ((await readInt()) !== SNAP_MAGIC) throw new SnapshotError(file, 'not a Corral snapshot (bad magic)');
     const version = await readInt();
     if (version !== SNAP_VERSION) throw new SnapshotError(file, `unknown snapshot version ${version}`);
@@ -155,22 +169,27 @@ export async function visitSnapshot(file: string, visitor: SnapshotVisitor): Pro
     await visitor.header?.({ zxid, sessions });
     let nodes = 0;
     for (;;) {
-      const offset = filePosition - pending.length;
+      const offset = fileRead - (buf.length - pos);
       const length = await readInt();
       if (length === 0) break;
       if (length < 0 || length > 64 * 1024 * 1024) throw new SnapshotError(file, `bad node length ${length} at byte ${offset}`);
-      const { path: nodePath, ...fields } = SnapshotNode.decode(await take(length));
+      await ensure(length);
+      const reader = new JuteReader(buf, { start: pos, end: pos + length });
+      const { path: nodePath, ...fields } = SnapshotNode.read(reader);
+      if (reader.remaining !== 0) throw new SnapshotError(file, `node entry at byte ${offset} has ${reader.remaining} trailing bytes`);
+      pos += length;
       // Owner words are unsigned in memory (CONTAINER_OWNER, TTL_OWNER_BASE); jute longs read back signed.
       fields.ephemeralOwner = BigInt.asUintN(64, fields.ephemeralOwner);
       nodes++;
       const visited = visitor.node(nodePath, fields);
       if (visited) await visited;
     }
-    const expected = checksum | 0;
-    await fill(8);
-    const trailer = new JuteReader(pending.subarray(0, 8));
-    if (trailer.int() !== expected) throw new SnapshotError(file, 'checksum mismatch');
-    if (trailer.int() !== SNAP_END_MAGIC) throw new SnapshotError(file, 'missing end marker');
+    if (fileRead - (buf.length - pos) !== bodyEnd) throw new SnapshotError(file, 'bytes after the last node entry');
+    const trailer = Buffer.alloc(8);
+    await handle.read(trailer, 0, 8, bodyEnd);
+    const trailerReader = new JuteReader(trailer);
+    if (trailerReader.int() !== (checksum | 0)) throw new SnapshotError(file, 'checksum mismatch');
+    if (trailerReader.int() !== SNAP_END_MAGIC) throw new SnapshotError(file, 'missing end marker');
     return { zxid, sessions: sessionCount, nodes };
   } catch (error) {
     if (error instanceof DecodeError) throw new SnapshotError(file, `undecodable node: ${error.message}`);

@@ -18,7 +18,22 @@ export interface ZNode {
   cversion: number;
   aversion: number;
   ephemeralOwner: bigint;
-  children: Set<string>;
+  /** Child names. Leaves (most nodes) share NO_CHILDREN; only the tree adds to a node's own set. */
+  children: ReadonlySet<string>;
+}
+
+/** One empty set for every leaf, so a million leaves do not carry a million empty Sets. */
+export const NO_CHILDREN: ReadonlySet<string> = new Set<string>();
+
+function addChild(node: ZNode, name: string): void {
+  if (node.children === NO_CHILDREN) node.children = new Set([name]);
+  else (node.children as Set<string>).add(name);
+}
+
+function removeChild(node: ZNode, name: string): void {
+  if (node.children === NO_CHILDREN) return;
+  (node.children as Set<string>).delete(name);
+  if (node.children.size === 0) node.children = NO_CHILDREN;
 }
 
 /** A change the watch registry must hear about. */
@@ -61,7 +76,7 @@ function newNode(data: Uint8Array | null, acl: ACL[], zxid: bigint, timeMs: bigi
     cversion: 0,
     aversion: 0,
     ephemeralOwner: owner,
-    children: new Set(),
+    children: NO_CHILDREN,
   };
 }
 
@@ -83,8 +98,9 @@ export class DataTree {
     const config = newNode(empty, this.#acls.intern(READ_ACL_UNSAFE), 0n, 0n, 0n);
     config.aversion = -1;
     this.#nodes.set('/zookeeper/config', config);
-    this.#nodes.get('/')!.children.add('zookeeper');
-    this.#nodes.get('/zookeeper')!.children.add('quota').add('config');
+    addChild(this.#nodes.get('/')!, 'zookeeper');
+    addChild(this.#nodes.get('/zookeeper')!, 'quota');
+    addChild(this.#nodes.get('/zookeeper')!, 'config');
   }
 
   get lastZxid(): bigint {
@@ -196,7 +212,7 @@ export class DataTree {
       const parentPath = parentOf(path);
       const parent = this.#nodes.get(parentPath);
       if (!parent) throw new TreeInvariantError(`snapshot node ${path} comes before its parent`);
-      parent.children.add(path.slice(parentPath === '/' ? 1 : parentPath.length + 1));
+      addChild(parent, path.slice(parentPath === '/' ? 1 : parentPath.length + 1));
     }
     const previous = this.#nodes.get(path);
     if (previous) {
@@ -314,7 +330,7 @@ export class DataTree {
     if (existing) throw new TreeInvariantError(`create of existing node ${body.path}`);
     const node = newNode(body.data, this.#acls.intern(body.acl), txn.zxid, BigInt(txn.timeMs), body.ephemeralOwner);
     this.#nodes.set(body.path, node);
-    parent.children.add(body.path.slice(parentPath === '/' ? 1 : parentPath.length + 1));
+    addChild(parent, body.path.slice(parentPath === '/' ? 1 : parentPath.length + 1));
     parent.cversion = body.parentCVersion;
     parent.pzxid = txn.zxid;
     this.#dataBytes += body.data?.length ?? 0;
@@ -339,7 +355,7 @@ export class DataTree {
     const parentPath = parentOf(path);
     const parent = this.#mustGet(parentPath);
     this.#nodes.delete(path);
-    parent.children.delete(path.slice(parentPath === '/' ? 1 : parentPath.length + 1));
+    removeChild(parent, path.slice(parentPath === '/' ? 1 : parentPath.length + 1));
     parent.pzxid = zxid;
     this.#dataBytes -= node.data?.length ?? 0;
     this.#acls.release(node.acl);

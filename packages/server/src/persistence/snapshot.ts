@@ -2,7 +2,7 @@ import { open, rename, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { crc32 } from 'node:zlib';
 import { ACL, DecodeError, JuteReader, JuteWriter, buffer, int, long, record, string, vector } from '@corral/protocol';
-import { DataTree, type ZNode } from '../core/tree.js';
+import { DataTree, NO_CHILDREN, type ZNode } from '../core/tree.js';
 import { syncDir, versionDir, zxidHex } from './files.js';
 
 /**
@@ -208,7 +208,7 @@ export async function readSnapshot(file: string): Promise<{ tree: DataTree; zxid
     header: (info) => {
       sessions = info.sessions;
     },
-    node: (nodePath, fields) => tree.restoreNode(nodePath, { ...fields, children: new Set() }),
+    node: (nodePath, fields) => tree.restoreNode(nodePath, { ...fields, children: NO_CHILDREN }),
   });
   tree.setLastZxid(zxid);
   return { tree, zxid, sessions };

@@ -6,5 +6,5 @@ export { ConnectionMachine, type ClientState, type LossReason, type MachineActio
 export { parseConnectString, type ServerAddress, type ParsedConnectString } from './connectString.js';
 export { validatePath } from './paths.js';
 export { Transaction, type TransactionOp, type TransactionResult, type FailedOpResult } from './transaction.js';
-export { PersistentWatch, WatchBufferOverflowError, type WatchedEvent, type WatchedEventType, type Watcher } from './watches.js';
+export { PersistentWatch, WatchBufferOverflowError, WatchRemovedError, type RemoveWatchesType, type WatchRemovedEventType, type WatchedEvent, type WatchedEventType, type Watcher } from './watches.js';
 export type * from './types.js';

@@ -14,6 +14,11 @@ import type { ServerAddress } from './connectString.js';
  */
 export type ClientState = 'idle' | 'connecting' | 'connected' | 'suspended' | 'reconnected' | 'readOnly' | 'lost' | 'closed';
 
+/** States in which a session is established on a connection: 'connected', 'reconnected', 'readOnly'. */
+export function isConnectedState(state: ClientState): boolean {
+  return state === 'connected' || state === 'reconnected' || state === 'readOnly';
+}
+
 export interface MachineConfig {
   /** Servers in the order to try them (shuffle before passing them in). */
   readonly servers: readonly ServerAddress[];
@@ -399,7 +404,7 @@ export class ConnectionMachine {
       (phase === 'closed' && state === 'closed') ||
       (phase === 'lost' && state === 'lost') ||
       ((phase === 'connecting' || phase === 'backoff') && (state === 'connecting' || state === 'suspended')) ||
-      ((phase === 'open' || phase === 'closing') && (state === 'connected' || state === 'reconnected' || state === 'readOnly'));
+      ((phase === 'open' || phase === 'closing') && isConnectedState(state));
     if (!ok) throw new Error(`connection machine invariant broken: phase ${phase} with state ${state}`);
     if ((state === 'suspended' || phase === 'open') && this.#session === undefined) {
       throw new Error(`connection machine invariant broken: ${state}/${phase} without a session`);

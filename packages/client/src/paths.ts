@@ -1,16 +1,5 @@
 import { BadArgumentsError } from './errors.js';
 
-/** validatePath as a value: the error, or undefined for a valid path. */
-export function pathError(path: string, what = 'path', options: { sequential?: boolean } = {}): BadArgumentsError | undefined {
-  try {
-    validatePath(path, what, options);
-    return undefined;
-  } catch (error) {
-    if (error instanceof BadArgumentsError) return error;
-    throw error;
-  }
-}
-
 /**
  * Client-side path check (as the Java client does before sending): absolute, no trailing slash
  * (except the root, or a sequential create's prefix), no empty, `.` or `..` segment, no

@@ -1,4 +1,6 @@
-import type { JuteReader, JuteWriter, ReplyHeader } from '@corral/protocol';
+import { DecodeError, RequestHeader, type JuteReader, type JuteWriter, type ReplyHeader } from '@corral/protocol';
+import { MarshallingError, ZooKeeperError, errorFromCode } from './errors.js';
+import type { Transport } from './transport.js';
 
 /** What one request is: its op code, body, and how to turn the reply into a result. */
 export interface CallSpec<T> {
@@ -67,6 +69,93 @@ export class Call<T = any> {
   fail(error: Error): void {
     this.reject(error);
     this.leave();
+  }
+
+  /** Its reply arrived: the call leaves the pipeline and settles with the decoded value or the reply's error. */
+  complete(header: ReplyHeader, r: JuteReader): void {
+    this.leave();
+    if (this.settled) return;
+    const spec = this.spec;
+    if (header.err !== 0) {
+      const handled = spec.onError?.(header.err);
+      if (handled) this.resolve(handled.value);
+      else this.reject(errorFromCode(header.err, { path: spec.path }));
+      return;
+    }
+    let value: T;
+    try {
+      value = spec.read(r, header);
+    } catch (error) {
+      if (error instanceof ZooKeeperError) this.reject(error);
+      else if (error instanceof DecodeError) this.reject(new MarshallingError({ path: spec.path, cause: error, message: `undecodable reply to op ${spec.op}: ${error.message}` }));
+      else this.reject(error instanceof Error ? error : new Error(String(error)));
+      return;
+    }
+    this.resolve(value);
+  }
+}
+
+/**
+ * A session's requests between admission and reply: held while there is no usable connection,
+ * then written with the next xid and matched to replies in order (the server answers in order).
+ */
+export class RequestPipeline {
+  readonly #sent = new CallQueue();
+  #held: Call[] = [];
+  #nextXid = 1;
+
+  write(call: Call, transport: Transport): void {
+    const xid = this.#nextXid;
+    this.#nextXid = xid >= 0x7fffffff ? 1 : xid + 1;
+    call.xid = xid;
+    call.where = 'sent';
+    this.#sent.push(call);
+    const spec = call.spec;
+    transport.send((w) => {
+      RequestHeader.write(w, { xid, type: spec.op });
+      spec.write?.(w);
+    });
+  }
+
+  /** Keeps the call until release(): there is no connection it may be written to. */
+  hold(call: Call): void {
+    call.where = 'waiting';
+    this.#held.push(call);
+  }
+
+  /** Drops a held call whose caller gave up; a call already sent stays until its reply is read. */
+  withdraw(call: Call): void {
+    if (call.where !== 'waiting') return;
+    this.#held = this.#held.filter((c) => c !== call);
+    call.leave();
+  }
+
+  /** Writes every held call, oldest first (those abandoned meanwhile just leave). */
+  release(transport: Transport): void {
+    const held = this.#held;
+    this.#held = [];
+    for (const call of held) {
+      if (call.settled) call.leave();
+      else this.write(call, transport);
+    }
+  }
+
+  /** The call the next reply must belong to. */
+  peek(): Call | undefined {
+    return this.#sent.peek();
+  }
+
+  shift(): Call | undefined {
+    return this.#sent.shift();
+  }
+
+  /** Removes and returns the calls in flight (their connection is gone), oldest first. */
+  drainSent(): Call[] {
+    return this.#sent.drain();
+  }
+
+  failHeld(error: Error): void {
+    for (const call of this.#held.splice(0)) call.fail(error);
   }
 }
 

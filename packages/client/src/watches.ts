@@ -137,6 +137,27 @@ export class WatchRegistry {
     for (const sink of sinks) sink.push(event);
   }
 
+  /**
+   * removeWatches: drops every watch of `type` on `path` ('children': one-shot child watches; 'data':
+   * data and exist watches; 'any': those and persistent ones), grouped by the removal event ZooKeeper
+   * reports for them (ChildWatchRemoved, DataWatchRemoved, PersistentWatchRemoved).
+   */
+  removeByType(path: string, type: RemoveWatchesType): { child: OneShotWatch[]; data: OneShotWatch[]; persistent: PersistentSink[] } {
+    const child = new Set<OneShotWatch>();
+    const data = new Set<OneShotWatch>();
+    const persistent = new Set<PersistentSink>();
+    if (type !== 'data') takeFrom(this.#child, path, child);
+    if (type !== 'children') {
+      takeFrom(this.#data, path, data);
+      takeFrom(this.#exist, path, data);
+    }
+    if (type === 'any') {
+      takeFrom(this.#persistent, path, persistent);
+      takeFrom(this.#recursive, path, persistent);
+    }
+    return { child: [...child], data: [...data], persistent: [...persistent] };
+  }
+
   snapshot(): WatchSnapshot {
     return {
       data: [...this.#data.keys()],
@@ -191,6 +212,21 @@ export function callbackWatch(watcher: Watcher, onError?: (error: Error) => void
     fire: (event) => watcher(event),
     fail: (error) => onError?.(error),
   };
+}
+
+/** Which watches removeWatches() removes (ZooKeeper's WatcherType Children, Data, Any). */
+export type RemoveWatchesType = 'children' | 'data' | 'any';
+
+/** The removal events ZooKeeper would deliver for the watches removeWatches() removed. */
+export type WatchRemovedEventType = 'ChildWatchRemoved' | 'DataWatchRemoved' | 'PersistentWatchRemoved';
+
+/** A one-shot watch's `changed` promise rejects with this when removeWatches() removed the watch. */
+export class WatchRemovedError extends Error {
+  readonly code = 'WATCH_REMOVED';
+  constructor(readonly path: string) {
+    super(`the watch on ${path} was removed`);
+    this.name = 'WatchRemovedError';
+  }
 }
 
 export class WatchBufferOverflowError extends Error {

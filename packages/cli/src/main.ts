@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
+import { benchCommand } from '@corral/bench/cli';
 import { ConfigError, RecoveryError, runServer } from '@corral/server';
 import { writeDevConfig } from './devConfig.js';
 import { dumpLog, dumpSnapshot, streamSink } from './dump.js';
+import { shellCommand } from './shell/command.js';
 
 const program = new Command();
 program.name('corral').description('Corral: a ZooKeeper-compatible coordination service');
@@ -62,6 +64,9 @@ program
     stopQuietlyOnClosedPipe();
     await finishDump(await dumpSnapshot(file, { json: options.json, out: streamSink(process.stdout), err: streamSink(process.stderr) }));
   });
+
+program.addCommand(benchCommand());
+program.addCommand(shellCommand());
 
 program.parseAsync().catch((error: unknown) => {
   if (error instanceof ConfigError) {

@@ -1,0 +1,11 @@
+export { Histogram, bucketIndex, bucketRange, HISTOGRAM_BUCKETS, type HistogramData } from './histogram.js';
+export * from './stats.js';
+export { WORKLOADS, WORKLOAD_DESCRIPTIONS, isWorkload, acquireLock, type WorkloadName } from './workloads.js';
+export { runBench, formatRunResult, defaultWorkers, workerPath, type RunOptions, type RunResult } from './run.js';
+export { BenchCluster, benchSettings, waitForMode, type ServerKind } from './servers.js';
+export { measureSessionExpiry, measureRecovery, measureFailover, type ExpirySample, type RecoverySample, type FailoverSample } from './extras.js';
+export { compare, renderMarkdown, ZooKeeperUnavailableError, type CompareOptions, type CompareReport, type WorkloadSummary, type RunRecord } from './compare.js';
+export { saveResults, benchPackageDir, readmeSection, replaceReadmeSection, README_START, README_END } from './results.js';
+export { describeMachine, formatMachine, type MachineInfo } from './machine.js';
+export { benchCommand } from './commands.js';
+export { DEFAULT_COMPARE, QUICK_COMPARE } from './defaults.js';

@@ -1,0 +1,66 @@
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { findRepoRoot, startCorral, type ServerProcess } from '@corral/testing';
+import type { RunResult } from '../src/run.js';
+
+/** Runs the built CLI (`corral bench run … --json`) and parses its stdout. */
+function benchRun(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const cli = join(findRepoRoot(), 'packages', 'cli', 'dist', 'main.js');
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [cli, 'bench', 'run', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
+    child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+    child.once('error', reject);
+    child.once('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+describe('corral bench run', () => {
+  let server: ServerProcess;
+  beforeAll(async () => {
+    server = await startCorral();
+  });
+  afterAll(async () => {
+    await server?.cleanup();
+  });
+
+  it('measures a 2 s get workload over two worker processes: ops, latencies, no errors', async () => {
+    const { code, stdout, stderr } = await benchRun([
+      '--connect', server.connectString, '--workload', 'get', '--clients', '4', '--pipeline', '2', '--duration', '2', '--workers', '2',
+      '--server-pid', String(server.pid), '--json',
+    ]);
+    expect(code, stderr).toBe(0);
+    const r = JSON.parse(stdout) as RunResult;
+    expect(r.workload).toBe('get');
+    expect(r.workers).toBe(2);
+    expect(r.warmupS).toBeCloseTo(0.4);
+    expect(r.measuredS).toBeCloseTo(1.6);
+    expect(r.ops).toBeGreaterThan(0);
+    expect(r.opsPerSec).toBeGreaterThan(0);
+    expect(r.errors).toBe(0);
+    expect(r.errorRate).toBe(0);
+    expect(r.valid).toBe(true);
+    expect(r.latencyMs.p50).toBeGreaterThan(0);
+    expect(r.latencyMs.p50).toBeLessThanOrEqual(r.latencyMs.p99);
+    expect(r.latencyMs.p99).toBeLessThanOrEqual(r.latencyMs.p999);
+    expect(r.latencyMs.p999).toBeLessThanOrEqual(r.latencyMs.max);
+    expect(r.clientCpu.perWorker).toHaveLength(2);
+    expect(r.clientCpu.cores).toBeGreaterThan(0);
+    expect(r.serverCpu?.usPerOp).toBeGreaterThan(0);
+    expect(r.timeline.reduce((a, b) => a + b, 0)).toBe(r.ops);
+  });
+
+  it('runs the lock workload (ephemeral-sequential lock with predecessor watches) without errors', async () => {
+    const { code, stdout, stderr } = await benchRun([
+      '--connect', server.connectString, '--workload', 'lock', '--clients', '4', '--locks', '1', '--duration', '1.5', '--json',
+    ]);
+    expect(code, stderr).toBe(0);
+    const r = JSON.parse(stdout) as RunResult;
+    expect(r.ops).toBeGreaterThan(0);
+    expect(r.errors).toBe(0);
+    expect(r.requests).toBeGreaterThanOrEqual(3 * r.ops);
+  });
+});

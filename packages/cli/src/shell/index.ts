@@ -1,0 +1,2 @@
+export { runShell, parseShellArgs, shellHelp, type RunShellOptions, type ShellMainOptions } from './repl.js';
+export { Shell, type ShellIO, type ShellSettings } from './shell.js';

@@ -99,14 +99,20 @@ export class JuteReader {
   readonly #view: DataView;
   readonly #end: number;
   readonly #maxFieldLength: number;
+  readonly #copyBytes: (bytes: Uint8Array) => Uint8Array;
   #pos: number;
 
-  constructor(bytes: Uint8Array, options: { start?: number; end?: number; maxFieldLength?: number } = {}) {
+  /**
+   * `copyBytes` makes the copy a decoded buffer gets (default: a fresh Uint8Array). A server that keeps
+   * millions of small buffers passes a pooled allocator, so each one is not an ArrayBuffer of its own.
+   */
+  constructor(bytes: Uint8Array, options: { start?: number; end?: number; maxFieldLength?: number; copyBytes?: (bytes: Uint8Array) => Uint8Array } = {}) {
     this.#bytes = bytes;
     this.#view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     this.#pos = options.start ?? 0;
     this.#end = options.end ?? bytes.length;
     this.#maxFieldLength = options.maxFieldLength ?? DEFAULT_MAX_FIELD_LENGTH;
+    this.#copyBytes = options.copyBytes ?? copyToOwnBuffer;
   }
 
   get position(): number {
@@ -153,8 +159,8 @@ export class JuteReader {
     const length = this.#length('buffer');
     if (length === -1) return null;
     const at = this.#take(length, 'buffer');
-    // Copy into a plain Uint8Array: Buffer#slice would return a view aliasing (and retaining) the frame.
-    return new Uint8Array(this.#bytes.subarray(at, at + length));
+    // Always a copy: a view would alias (and retain) the whole frame.
+    return this.#copyBytes(this.#bytes.subarray(at, at + length));
   }
 
   ustring(): string | null {
@@ -177,4 +183,8 @@ export class JuteReader {
   rest(): Uint8Array {
     return new Uint8Array(this.#bytes.subarray(this.#take(this.remaining, 'rest'), this.#end));
   }
+}
+
+function copyToOwnBuffer(bytes: Uint8Array): Uint8Array {
+  return new Uint8Array(bytes);
 }

@@ -49,6 +49,7 @@ import { SessionTracker, initialSessionId, passwordMatches, sessionPassword } fr
 import { DataTree, type ApplyResult, type TreeEvent } from './tree.js';
 import { TTL_MASK, makeZxid, type Txn, type TxnBody } from './txn.js';
 import { WatchRegistry, type WatchDelivery } from './watches.js';
+import { pooledCopy } from './bytes.js';
 
 export type ConnId = number;
 
@@ -426,7 +427,7 @@ export class ServerCore {
     const ctx = this.#prepContext(c.sessionId, c.identities, nowMs);
     try {
       if (!this.sessions.isAlive(c.sessionId)) throw new PrepError(ErrorCode.SESSIONEXPIRED);
-      const r = new JuteReader(body);
+      const r = new JuteReader(body, { copyBytes: pooledCopy });
       switch (op) {
         case OpCode.create:
           return prepareCreate(this.#pending, ctx, 'create', CreateRequest.read(r));

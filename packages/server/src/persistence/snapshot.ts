@@ -4,6 +4,7 @@ import { crc32 } from 'node:zlib';
 import { ACL, DecodeError, JuteReader, JuteWriter, buffer, int, long, record, string, vector } from '@corral/protocol';
 import { DataTree, NO_CHILDREN, type ZNode } from '../core/tree.js';
 import { syncDir, versionDir, zxidHex } from './files.js';
+import { pooledCopy } from '../core/bytes.js';
 
 /**
  * Snapshot layout (streamed both ways, never a second copy of the tree in memory):
@@ -174,7 +175,7 @@ export async function visitSnapshot(file: string, visitor: SnapshotVisitor): Pro
       if (length === 0) break;
       if (length < 0 || length > 64 * 1024 * 1024) throw new SnapshotError(file, `bad node length ${length} at byte ${offset}`);
       await ensure(length);
-      const reader = new JuteReader(buf, { start: pos, end: pos + length });
+      const reader = new JuteReader(buf, { start: pos, end: pos + length, copyBytes: pooledCopy });
       const { path: nodePath, ...fields } = SnapshotNode.read(reader);
       if (reader.remaining !== 0) throw new SnapshotError(file, `node entry at byte ${offset} has ${reader.remaining} trailing bytes`);
       pos += length;

@@ -1,5 +1,6 @@
 import { ACL, JuteReader, JuteWriter, DecodeError, buffer, int, long, record, string, vector } from '@corral/protocol';
 import type { Txn, TxnBody } from '../core/txn.js';
+import { pooledCopy } from '../core/bytes.js';
 
 /**
  * Binary form of a txn in the log: a header, then the body by type. Jute encoding, so the same
@@ -91,7 +92,7 @@ export function encodeTxn(txn: Txn): Uint8Array {
 }
 
 export function decodeTxn(bytes: Uint8Array): Txn {
-  const r = new JuteReader(bytes);
+  const r = new JuteReader(bytes, { copyBytes: pooledCopy });
   const header = TxnHeader.read(r);
   const body = readBody(r, typeOf(header.type));
   if (r.remaining !== 0) throw new DecodeError(`${r.remaining} trailing bytes after txn 0x${header.zxid.toString(16)}`);

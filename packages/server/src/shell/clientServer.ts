@@ -94,13 +94,26 @@ export class ClientServer {
       });
     });
     // Half a tick, so session deadlines (rounded to whole ticks) are met within one tick.
-    this.#tickTimer = setInterval(() => this.#execute(this.core.tick(Date.now())), Math.max(1, this.#config.tickTimeMs / 2));
+    this.#scheduleTick();
     const address = this.#server.address() as net.AddressInfo;
     return { host: address.address, port: address.port };
   }
 
+  /**
+   * Ticks on wall-clock multiples of tickTime: session deadlines are rounded to those multiples, so
+   * a session expires at its deadline rather than up to one timer period after it. (Sooner when
+   * the container check is due.)
+   */
+  #scheduleTick(): void {
+    const tick = this.#config.tickTimeMs;
+    this.#tickTimer = setTimeout(() => {
+      this.#execute(this.core.tick(Date.now()));
+      this.#scheduleTick();
+    }, Math.min(tick - (Date.now() % tick) + 1, this.#config.containerCheckIntervalMs));
+  }
+
   async close(): Promise<void> {
-    clearInterval(this.#tickTimer);
+    clearTimeout(this.#tickTimer);
     const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
     await this.#durability.close();
     for (const client of this.#clients.values()) client.socket.destroy();

@@ -68,7 +68,11 @@ export class JuteWriter {
 
   ustring(value: string | null): void {
     if (value === null) return this.int(-1);
-    this.buffer(utf8.encode(value));
+    // Encode straight into our buffer (no temporary array): UTF-8 takes at most 3 bytes per UTF-16 unit.
+    this.#ensure(4 + value.length * 3);
+    const { written } = utf8.encodeInto(value, this.#bytes.subarray(this.#pos + 4));
+    this.#view.setInt32(this.#pos, written);
+    this.#pos += 4 + written;
   }
 
   raw(bytes: Uint8Array): void {

@@ -116,13 +116,13 @@ export async function writeSnapshot(dataDir: string, tree: DataTree, sessions: S
 }
 
 /** One node as stored in a snapshot (children are implied by the paths). */
-export type SnapshotNodeFields = Omit<ZNode, 'children'>;
+export type SnapshotNodeFields = ZNode;
 
 export interface SnapshotVisitor {
   /** Called once, before the first node. */
   header?(info: { zxid: bigint; sessions: SessionEntry[] }): void | Promise<void>;
   /** Called for every node entry in file order (parents first; a path may repeat in a fuzzy snapshot). */
-  node(path: string, node: SnapshotNodeFields): void | Promise<void>;
+  node(path: string, node: ZNode): void | Promise<void>;
 }
 
 /**
@@ -191,13 +191,11 @@ export async function visitSnapshot(file: string, visitor: SnapshotVisitor): Pro
       if (length < 0 || length > 64 * 1024 * 1024) throw new SnapshotError(file, `bad node length ${length} at byte ${offset}`);
       await ensure(length);
       const reader = new JuteReader(buf, { start: pos, end: pos + length, copyBytes: pooledCopy });
-      const { path: nodePath, ...fields } = SnapshotNode.read(reader);
+      const entry = SnapshotNode.read(reader);
       if (reader.remaining !== 0) throw new SnapshotError(file, `node entry at byte ${offset} has ${reader.remaining} trailing bytes`);
       pos += length;
-      // Owner words are unsigned in memory (CONTAINER_OWNER, TTL_OWNER_BASE); jute longs read back signed.
-      fields.ephemeralOwner = BigInt.asUintN(64, fields.ephemeralOwner);
       nodes++;
-      const visited = visitor.node(nodePath, fields);
+      const visited = visitor.node(entry.path, nodeFromEntry(entry));
       if (visited) await visited;
     }
     if (fileRead - (buf.length - pos) !== bodyEnd) throw new SnapshotError(file, 'bytes after the last node entry');
@@ -216,6 +214,30 @@ export async function visitSnapshot(file: string, visitor: SnapshotVisitor): Pro
   }
 }
 
+/**
+ * The node a snapshot entry describes, shaped exactly like a live one (one hidden class for all
+ * nodes). Equal zxids and times share one BigInt, as they do in a live tree: a million nodes would
+ * otherwise carry three copies of their create zxid.
+ */
+function nodeFromEntry(e: Infer<typeof SnapshotNode>): ZNode {
+  const mzxid = e.mzxid === e.czxid ? e.czxid : e.mzxid;
+  return {
+    data: e.data,
+    acl: e.acl,
+    czxid: e.czxid,
+    mzxid,
+    pzxid: e.pzxid === e.czxid ? e.czxid : e.pzxid === mzxid ? mzxid : e.pzxid,
+    ctime: e.ctime,
+    mtime: e.mtime === e.ctime ? e.ctime : e.mtime,
+    version: e.version,
+    cversion: e.cversion,
+    aversion: e.aversion,
+    // Owner words are unsigned in memory (CONTAINER_OWNER, TTL_OWNER_BASE); jute longs read back signed.
+    ephemeralOwner: e.ephemeralOwner === 0n ? 0n : BigInt.asUintN(64, e.ephemeralOwner),
+    children: NO_CHILDREN,
+  };
+}
+
 /** Streams a snapshot into a fresh tree. Throws SnapshotError if any part fails to validate. */
 export async function readSnapshot(file: string): Promise<{ tree: DataTree; zxid: bigint; sessions: SessionEntry[] }> {
   const tree = new DataTree();
@@ -224,7 +246,7 @@ export async function readSnapshot(file: string): Promise<{ tree: DataTree; zxid
     header: (info) => {
       sessions = info.sessions;
     },
-    node: (nodePath, fields) => tree.restoreNode(nodePath, { ...fields, children: NO_CHILDREN }),
+    node: (nodePath, node) => tree.restoreNode(nodePath, node),
   });
   tree.setLastZxid(zxid);
   return { tree, zxid, sessions };

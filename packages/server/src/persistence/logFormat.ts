@@ -84,8 +84,9 @@ function validRecordAfter(bytes: Uint8Array, view: DataView, from: number): bool
 }
 
 /** Reads every record of one segment and classifies any damage. Pure: the caller reads the file. */
-export function scanSegment(bytes: Uint8Array): SegmentScan {
+export function scanSegment(bytes: Uint8Array, onTxn?: (txn: Txn) => void): SegmentScan {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  // With onTxn each txn is handed over as it is read and not kept: recovery need not hold a whole segment's txns.
   const txns: Txn[] = [];
   if (bytes.length < LOG_HEADER_BYTES || view.getInt32(0) !== LOG_MAGIC) {
     const kind = allZero(bytes, 0) || bytes.length < LOG_HEADER_BYTES ? 'torn' : 'corrupt';
@@ -102,7 +103,8 @@ export function scanSegment(bytes: Uint8Array): SegmentScan {
       const kind = validRecordAfter(bytes, view, pos + 1) ? 'corrupt' : 'torn';
       return { txns, validEnd: pos, damage: { offset: pos, kind, reason: check.reason } };
     }
-    txns.push(check.txn);
+    if (onTxn) onTxn(check.txn);
+    else txns.push(check.txn);
     pos = check.end;
   }
 }

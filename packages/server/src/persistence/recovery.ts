@@ -69,14 +69,13 @@ export async function recover(options: { dataDir: string; dataLogDir: string; lo
   };
   for (let i = first; i < segments.length; i++) {
     const { file } = segments[i]!;
-    const scan = scanSegment(await readFile(file));
-    for (const txn of scan.txns) {
-      if (txn.zxid <= last) continue;
+    const scan = scanSegment(await readFile(file), (txn) => {
+      if (txn.zxid <= last) return;
       if (!follows(last, txn.zxid)) {
         throw new RecoveryError(file, undefined, `gap in the txn log: 0x${zxidHex(txn.zxid)} follows 0x${zxidHex(last)}`);
       }
       apply(txn);
-    }
+    });
     if (scan.damage) {
       const isLast = i === segments.length - 1;
       if (scan.damage.kind === 'torn' && isLast) {

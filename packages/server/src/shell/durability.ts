@@ -33,7 +33,8 @@ export class Durability {
       dir: config.dataLogDir,
       preallocateBytes: 64 * 1024 * 1024,
       forceSync: config.forceSync,
-      maxSegmentBytes: 256 * 1024 * 1024,
+      // Under one preallocation step, so a segment never grows past 64 MiB: recovery reads a segment at once.
+      maxSegmentBytes: 60 * 1024 * 1024,
     });
     this.#snapshotThreshold = this.#nextThreshold();
   }

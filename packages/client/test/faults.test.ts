@@ -262,7 +262,7 @@ for (const target of targets) {
       await server.kill();
       await waitForState(zk, 'suspended');
       servers.push(await restart(target, server, settings));
-      await waitForState(zk, 'reconnected', 15_000);
+      await waitForState(zk, 'reconnected', 30_000);
       expect(zk.sessionId).toBe(sessionId);
       expect(await zk.getEphemerals()).toHaveLength(1);
       await zk.setData('/watched', 'v1');

@@ -39,12 +39,16 @@ interface TrackedSession {
 }
 
 /**
- * Session liveness, pure: time arrives as arguments. Deadlines round up to the next multiple of
- * the tick so expiry is checked once per tick for a whole bucket, as ZooKeeper's ExpiryQueue does.
+ * Session liveness, pure: time arrives as arguments. Deadlines round up to the next multiple of the
+ * tick and sessions sit in one bucket per deadline, as in ZooKeeper's ExpiryQueue: a tick looks only
+ * at the buckets that came due, not at every session.
  */
 export class SessionTracker {
   readonly #sessions = new Map<bigint, TrackedSession>();
+  readonly #buckets = new Map<number, Set<bigint>>();
   readonly #tickMs: number;
+  /** The earliest deadline whose bucket has not been looked at yet. */
+  #nextDueMs = 0;
 
   constructor(tickMs: number) {
     this.#tickMs = tickMs;
@@ -58,8 +62,20 @@ export class SessionTracker {
     return Math.ceil((nowMs + timeoutMs) / this.#tickMs) * this.#tickMs;
   }
 
+  #place(sessionId: bigint, s: TrackedSession, deadline: number): void {
+    if (s.expiresAtMs === deadline && this.#buckets.get(deadline)?.has(sessionId)) return;
+    this.#buckets.get(s.expiresAtMs)?.delete(sessionId);
+    s.expiresAtMs = deadline;
+    let bucket = this.#buckets.get(deadline);
+    if (!bucket) this.#buckets.set(deadline, (bucket = new Set()));
+    bucket.add(sessionId);
+    if (this.#nextDueMs === 0 || deadline < this.#nextDueMs) this.#nextDueMs = deadline;
+  }
+
   add(sessionId: bigint, timeoutMs: number, nowMs: number): void {
-    this.#sessions.set(sessionId, { timeoutMs, expiresAtMs: this.#deadline(nowMs, timeoutMs), closing: false });
+    const s: TrackedSession = { timeoutMs, expiresAtMs: 0, closing: false };
+    this.#sessions.set(sessionId, s);
+    this.#place(sessionId, s, this.#deadline(nowMs, timeoutMs));
   }
 
   has(sessionId: bigint): boolean {
@@ -81,10 +97,13 @@ export class SessionTracker {
     const s = this.#sessions.get(sessionId);
     if (!s || s.closing) return false;
     if (timeoutMs !== undefined && timeoutMs !== s.timeoutMs) {
-      this.#sessions.set(sessionId, { timeoutMs, expiresAtMs: this.#deadline(nowMs, timeoutMs), closing: false });
+      // A reconnect negotiated a new timeout: the deadline follows it, even if that is sooner.
+      const updated: TrackedSession = { timeoutMs, expiresAtMs: s.expiresAtMs, closing: false };
+      this.#sessions.set(sessionId, updated);
+      this.#place(sessionId, updated, this.#deadline(nowMs, timeoutMs));
       return true;
     }
-    s.expiresAtMs = Math.max(s.expiresAtMs, this.#deadline(nowMs, s.timeoutMs));
+    this.#place(sessionId, s, Math.max(s.expiresAtMs, this.#deadline(nowMs, s.timeoutMs)));
     return true;
   }
 
@@ -94,16 +113,26 @@ export class SessionTracker {
   }
 
   remove(sessionId: bigint): void {
+    const s = this.#sessions.get(sessionId);
+    if (!s) return;
+    this.#buckets.get(s.expiresAtMs)?.delete(sessionId);
     this.#sessions.delete(sessionId);
   }
 
   /** Sessions whose deadline has passed and that are not already closing; marks them closing. */
   expire(nowMs: number): bigint[] {
     const expired: bigint[] = [];
-    for (const [id, s] of this.#sessions) {
-      if (!s.closing && s.expiresAtMs <= nowMs) {
-        s.closing = true;
-        expired.push(id);
+    if (this.#nextDueMs === 0) return expired;
+    for (; this.#nextDueMs <= nowMs; this.#nextDueMs += this.#tickMs) {
+      const bucket = this.#buckets.get(this.#nextDueMs);
+      if (!bucket) continue;
+      this.#buckets.delete(this.#nextDueMs);
+      for (const id of bucket) {
+        const s = this.#sessions.get(id);
+        if (s && !s.closing) {
+          s.closing = true;
+          expired.push(id);
+        }
       }
     }
     return expired;

@@ -7,14 +7,13 @@
 // session (addauth, whoami, watches, ephemerals, close/connect, history) are scripted through stdin of
 // one interactive process; the others are one-shot invocations (`corral shell -server hp cmd args`).
 
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   corralCliPath,
   findJava,
   getFreePort,
+  runCliSession,
   runCommand,
   startCorral,
   startZooKeeper,
@@ -89,49 +88,10 @@ async function zkCliOnce(connectString: string, args: string[]): Promise<Output>
   return { code: r.code, out: normalize(r.stdout), err: normalize(maskUsage(r.stderr)) };
 }
 
-/** An interactive process fed `commands` on stdin; watch events are pulled out of stdout. */
-function session(command: string, args: string[], commands: string[]): Promise<SessionOutput> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-    child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    child.once('error', (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      const events: string[] = [];
-      const lines = stdout.split('\n').filter((line) => {
-        if (line.startsWith('WatchedEvent ')) events.push(line);
-        return !(
-          line === '' ||
-          line === 'WATCHER::' ||
-          line.startsWith('WatchedEvent ') ||
-          line.startsWith('Connecting to ') ||
-          line === 'Welcome to ZooKeeper!' ||
-          line.startsWith('JLine support is')
-        );
-      });
-      if (events.at(-1)?.includes('state:Closed')) events.pop();
-      const err = stderr
-        .split('\n')
-        .filter((line) => line !== '' && !line.startsWith('SLF4J:'))
-        .join('\n');
-      resolve({ code, out: normalize(lines.join('\n')), err: normalize(maskUsage(`${err}\n`)), events });
-    });
-    // '{pause}' lets zkCli's event thread catch up (it prints events asynchronously).
-    void (async () => {
-      for (const command of commands) {
-        if (command === '{pause}') await sleep(PAUSE_MS);
-        else child.stdin.write(`${command}\n`);
-      }
-      child.stdin.end();
-    })();
-  });
+/** One stdin-fed session of a zkCli-style CLI, normalised for comparison. */
+async function session(command: string, args: string[], commands: string[]): Promise<SessionOutput> {
+  const r = await runCliSession(command, args, commands, { pauseMs: PAUSE_MS });
+  return { code: r.code, out: normalize(r.out), err: normalize(maskUsage(`${r.err}\n`)), events: r.events };
 }
 
 function corralShellSession(connectString: string, commands: string[]): Promise<SessionOutput> {

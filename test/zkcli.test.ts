@@ -10,12 +10,12 @@
 // command line, so anything that needs state held by a session (addauth, watches) uses an interactive
 // session fed through stdin instead (zkCliSession below).
 
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   findJava,
+  runCliSession,
   fourLetterWord,
   startCorral,
   startZooKeeper,
@@ -137,56 +137,10 @@ interface SessionOutput {
  * exits without closing the session (unless the last command was `quit`). Watch notifications are
  * printed by another thread and may land between any two lines, so they are pulled out into `events`.
  */
-function zkCliSession(connectString: string, commands: string[]): Promise<SessionOutput> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      findJava()!,
-      [
-        '-XX:TieredStopAtLevel=1',
-        '-XX:+UseSerialGC',
-        '-cp',
-        ZOOKEEPER_CLI_CLASSPATH,
-        'org.apache.zookeeper.ZooKeeperMain',
-        '-server',
-        connectString,
-        '-timeout',
-        '10000',
-        '-waitforconnection',
-      ],
-      { stdio: ['pipe', 'pipe', 'pipe'] },
-    );
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-    child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    child.once('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      const events: string[] = [];
-      const lines = stdout.split('\n').filter((line) => {
-        // The final Closed event races with the JVM's exit, so it is not recorded.
-        if (line.startsWith('WatchedEvent ') && !line.includes('state:Closed')) events.push(line.replace(/ zxid: -?\d+/, ''));
-        return !(
-          line === '' ||
-          line === 'WATCHER::' ||
-          line.startsWith('WatchedEvent ') ||
-          line.startsWith('Connecting to ') ||
-          line === 'Welcome to ZooKeeper!' ||
-          line.startsWith('JLine support is')
-        );
-      });
-      const err = stderr
-        .split('\n')
-        .filter((line) => line !== '' && !line.startsWith('SLF4J:'))
-        .join('\n');
-      resolve({ code, out: normalize(lines.join('\n')), err: normalize(err), events });
-    });
-    child.stdin.end(commands.join('\n') + '\n');
-  });
+async function zkCliSession(connectString: string, commands: string[]): Promise<SessionOutput> {
+  const jvm = ['-XX:TieredStopAtLevel=1', '-XX:+UseSerialGC', '-cp', ZOOKEEPER_CLI_CLASSPATH, 'org.apache.zookeeper.ZooKeeperMain'];
+  const r = await runCliSession(findJava()!, [...jvm, '-server', connectString, '-timeout', '10000', '-waitforconnection'], commands);
+  return { code: r.code, out: normalize(r.out), err: normalize(r.err), events: r.events };
 }
 
 async function bothSessions(pair: Pair, commands: string[]): Promise<SessionOutput> {

@@ -11,3 +11,4 @@ export * from './zkCli.js';
 export * from './python.js';
 export * from './rawClient.js';
 export * from './restart.js';
+export * from './cliSession.js';

@@ -23,6 +23,7 @@ import {
   type ServerProcess,
   type ZooCfgSettings,
 } from '@corral/testing';
+import { expectedStat, normalize } from './zkcliText.js';
 
 const inCI = !!process.env.CI && process.env.CI !== 'false' && process.env.CI !== '0';
 const zk = zookeeperAvailable();
@@ -53,17 +54,6 @@ interface Output {
 interface SessionOutput extends Output {
   /** WatchedEvent lines in the order printed (a final Closed, which races zkCli's exit, dropped). */
   events: string[];
-}
-
-/** Zxids ranked within one output (Z1 < Z2 ...), times and session ids masked, trailing newlines dropped. */
-function normalize(text: string): string {
-  const zxids = [...text.matchAll(/^[cmp]Zxid = 0x([0-9a-f]+)$/gm)].map((m) => BigInt(`0x${m[1]}`));
-  const ranked = [...new Set(zxids)].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-  return text
-    .replace(/^([cmp]Zxid) = 0x([0-9a-f]+)$/gm, (_, key: string, hex: string) => `${key} = Z${ranked.indexOf(BigInt(`0x${hex}`)) + 1}`)
-    .replace(/^(ctime|mtime) = .*$/gm, '$1 = <time>')
-    .replace(/^ephemeralOwner = 0x(?!0$)[0-9a-f]+$/gm, 'ephemeralOwner = <session>')
-    .replace(/\n+$/, '');
 }
 
 /** The usage listing printed for an unknown command names each tool's own commands: masked. */
@@ -164,28 +154,12 @@ async function scripted(commands: string[]): Promise<SessionOutput> {
 const ok = (out: string, err = ''): Output => ({ code: 0, out, err });
 const fails = (err: string, code = 1): Output => ({ code, out: '', err });
 
-function stat(f: { c: number; m: number; p: number; cversion?: number; dataVersion?: number; aclVersion?: number; dataLength: number; numChildren?: number; ephemeral?: boolean }): string {
-  return [
-    `cZxid = Z${f.c}`,
-    'ctime = <time>',
-    `mZxid = Z${f.m}`,
-    'mtime = <time>',
-    `pZxid = Z${f.p}`,
-    `cversion = ${f.cversion ?? 0}`,
-    `dataVersion = ${f.dataVersion ?? 0}`,
-    `aclVersion = ${f.aclVersion ?? 0}`,
-    `ephemeralOwner = ${f.ephemeral ? '<session>' : '0x0'}`,
-    `dataLength = ${f.dataLength}`,
-    `numChildren = ${f.numChildren ?? 0}`,
-  ].join('\n');
-}
-
 describe.skipIf(!withZooKeeper)('corral shell matches zkCli (Apache ZooKeeper 3.8)', () => {
   it('one-shot commands: output, messages and exit codes', { timeout: 90_000 }, async () => {
     expect(await oneShot('create', '/o', 'hello')).toEqual(ok('', 'Created /o'));
     expect(await oneShot('create', '/o', 'again')).toEqual(fails('Node already exists: /o'));
-    expect(await oneShot('get', '-s', '/o')).toEqual(ok(`hello\n${stat({ c: 1, m: 1, p: 1, dataLength: 5 })}`));
-    expect(await oneShot('set', '-s', '/o', 'v2')).toEqual(ok(stat({ c: 1, m: 2, p: 1, dataVersion: 1, dataLength: 2 })));
+    expect(await oneShot('get', '-s', '/o')).toEqual(ok(`hello\n${expectedStat({ c: 1, m: 1, p: 1, dataLength: 5 })}`));
+    expect(await oneShot('set', '-s', '/o', 'v2')).toEqual(ok(expectedStat({ c: 1, m: 2, p: 1, dataVersion: 1, dataLength: 2 })));
     expect(await oneShot('set', '-v', '7', '/o', 'x')).toEqual(fails('version No is not valid : /o'));
     expect(await oneShot('set', '-v', '1', '/o', 'v3')).toEqual(ok(''));
     expect(await oneShot('get', '/nope')).toEqual(fails('Node does not exist: /nope'));
@@ -199,10 +173,10 @@ describe.skipIf(!withZooKeeper)('corral shell matches zkCli (Apache ZooKeeper 3.
       ok('', 'oops does not have the form scheme:id:perm\nCreated /o/acl'),
     );
     // Without ADMIN on the node, digest ids are shown as user:x.
-    expect(await oneShot('getAcl', '-s', '/o/acl')).toEqual(ok(`'world,'anyone\n: cdr\n'digest,'bob:x\n: cdrwa\n${stat({ c: 1, m: 1, p: 1, dataLength: 1 })}`));
+    expect(await oneShot('getAcl', '-s', '/o/acl')).toEqual(ok(`'world,'anyone\n: cdr\n'digest,'bob:x\n: cdrwa\n${expectedStat({ c: 1, m: 1, p: 1, dataLength: 1 })}`));
     expect(await oneShot('setAcl', '/o/acl', 'world:anyone:cdrwa')).toEqual(fails('Insufficient permission : /o/acl'));
     expect(await oneShot('setAcl', '-v', '3', '/o/c1', 'world:anyone:cdrwa')).toEqual(fails('version No is not valid : /o/c1'));
-    expect(await oneShot('setAcl', '-s', '/o/c1', 'world:anyone:cdrwa')).toEqual(ok(stat({ c: 1, m: 1, p: 2, aclVersion: 1, cversion: 1, dataLength: 0, numChildren: 1 })));
+    expect(await oneShot('setAcl', '-s', '/o/c1', 'world:anyone:cdrwa')).toEqual(ok(expectedStat({ c: 1, m: 1, p: 2, aclVersion: 1, cversion: 1, dataLength: 0, numChildren: 1 })));
     // -R goes on after a failure, printing the KeeperException's message without a newline.
     expect(await oneShot('setAcl', '-R', '/o', 'world:anyone:cdrw')).toEqual(ok('KeeperErrorCode = NoAuth for /o/acl'));
     expect(await oneShot('getAcl', '/o/c1/deep')).toEqual(ok("'world,'anyone\n: cdrw"));

@@ -25,6 +25,7 @@ import {
   type ServerProcess,
   type ZooCfgSettings,
 } from '@corral/testing';
+import { expectedStat, normalize } from './zkcliText.js';
 
 // In CI a missing ZooKeeper is a broken environment, not a reason to skip.
 const inCI = !!process.env.CI && process.env.CI !== 'false' && process.env.CI !== '0';
@@ -72,16 +73,6 @@ interface Output {
  * output (so "mZxid > cZxid" and "pZxid = cZxid" survive the masking), times become <time>, non-zero
  * session ids become <session>.
  */
-function normalize(text: string): string {
-  const zxids = [...text.matchAll(/^[cmp]Zxid = 0x([0-9a-f]+)$/gm)].map((m) => BigInt(`0x${m[1]}`));
-  const ranked = [...new Set(zxids)].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-  return text
-    .replace(/^([cmp]Zxid) = 0x([0-9a-f]+)$/gm, (_, key: string, hex: string) => `${key} = Z${ranked.indexOf(BigInt(`0x${hex}`)) + 1}`)
-    .replace(/^(ctime|mtime) = .*$/gm, '$1 = <time>')
-    .replace(/^ephemeralOwner = 0x(?!0$)[0-9a-f]+$/gm, 'ephemeralOwner = <session>')
-    .replace(/\n+$/, '');
-}
-
 /** Run one zkCli command on both servers at once; the normalised outputs must be equal. Returns Corral's. */
 async function both(pair: Pair, args: string[], sessionTimeoutMs?: number): Promise<Output> {
   const [c, z] = await Promise.all(
@@ -96,33 +87,6 @@ async function both(pair: Pair, args: string[], sessionTimeoutMs?: number): Prom
 
 const ok = (out: string, err = ''): Output => ({ code: 0, out, err });
 const fails = (err: string): Output => ({ code: 1, out: '', err });
-
-/** Stat block as zkCli prints it after normalisation. */
-function stat(fields: {
-  c: number;
-  m: number;
-  p: number;
-  cversion?: number;
-  dataVersion?: number;
-  aclVersion?: number;
-  ephemeral?: boolean;
-  dataLength: number;
-  numChildren?: number;
-}): string {
-  return [
-    `cZxid = Z${fields.c}`,
-    'ctime = <time>',
-    `mZxid = Z${fields.m}`,
-    'mtime = <time>',
-    `pZxid = Z${fields.p}`,
-    `cversion = ${fields.cversion ?? 0}`,
-    `dataVersion = ${fields.dataVersion ?? 0}`,
-    `aclVersion = ${fields.aclVersion ?? 0}`,
-    `ephemeralOwner = ${fields.ephemeral ? '<session>' : '0x0'}`,
-    `dataLength = ${fields.dataLength}`,
-    `numChildren = ${fields.numChildren ?? 0}`,
-  ].join('\n');
-}
 
 interface SessionOutput {
   code: number | null;
@@ -197,7 +161,7 @@ describe.skipIf(!zk.ok && !inCI)('Apache ZooKeeper CLI (zkCli) against Corral an
     expect(await both(base, ['create', '/crud', 'again'])).toEqual(fails('Node already exists: /crud'));
     expect(await both(base, ['get', '/crud'])).toEqual(ok('hello'));
     expect(await both(base, ['set', '/crud', 'v2'])).toEqual(ok(''));
-    expect(await both(base, ['get', '-s', '/crud'])).toEqual(ok(`v2\n${stat({ c: 1, m: 2, p: 1, dataVersion: 1, dataLength: 2 })}`));
+    expect(await both(base, ['get', '-s', '/crud'])).toEqual(ok(`v2\n${expectedStat({ c: 1, m: 2, p: 1, dataVersion: 1, dataLength: 2 })}`));
     expect(await both(base, ['set', '-v', '5', '/crud', 'v3'])).toEqual(fails('version No is not valid : /crud'));
     expect(await both(base, ['set', '-v', '1', '/crud', 'v3'])).toEqual(ok(''));
     expect(await both(base, ['get', '/nope'])).toEqual(fails('Node does not exist: /nope'));
@@ -210,10 +174,10 @@ describe.skipIf(!zk.ok && !inCI)('Apache ZooKeeper CLI (zkCli) against Corral an
     expect(await both(base, ['get', '/crud/empty'])).toEqual(ok(''));
     // cZxid < mZxid (two sets) < pZxid (last child create).
     expect(await both(base, ['stat', '/crud'])).toEqual(
-      ok(stat({ c: 1, m: 2, p: 3, cversion: 2, dataVersion: 2, dataLength: 2, numChildren: 2 })),
+      ok(expectedStat({ c: 1, m: 2, p: 3, cversion: 2, dataVersion: 2, dataLength: 2, numChildren: 2 })),
     );
     expect(await both(base, ['ls', '/crud'])).toEqual(ok('[empty, nodata]'));
-    expect(await both(base, ['ls', '-s', '/crud/empty'])).toEqual(ok(`[]\n${stat({ c: 1, m: 1, p: 1, dataLength: 0 })}`));
+    expect(await both(base, ['ls', '-s', '/crud/empty'])).toEqual(ok(`[]\n${expectedStat({ c: 1, m: 1, p: 1, dataLength: 0 })}`));
     expect(await both(base, ['create', '/crud/nodata/deep', 'd'])).toEqual(ok('', 'Created /crud/nodata/deep'));
     expect(await both(base, ['ls', '-R', '/crud'])).toEqual(ok('/crud\n/crud/empty\n/crud/nodata\n/crud/nodata/deep'));
     expect(await both(base, ['ls', '/nope'])).toEqual(fails('Node does not exist: /nope'));
@@ -223,7 +187,7 @@ describe.skipIf(!zk.ok && !inCI)('Apache ZooKeeper CLI (zkCli) against Corral an
     // A 4 s session (the minimum, 2 x tickTime); the JVM exits without closing it.
     expect(await both(base, ['create', '-e', '/short', 'x'], 4000)).toEqual(ok('', 'Created /short'));
     expect(await both(base, ['create', '-e', '/eph', 'e'])).toEqual(ok('', 'Created /eph'));
-    expect(await both(base, ['stat', '/eph'])).toEqual(ok(stat({ c: 1, m: 1, p: 1, ephemeral: true, dataLength: 1 })));
+    expect(await both(base, ['stat', '/eph'])).toEqual(ok(expectedStat({ c: 1, m: 1, p: 1, ephemeral: true, dataLength: 1 })));
     expect(await both(base, ['create', '/eph/child'])).toEqual(fails('Ephemerals cannot have children: /eph/child'));
     expect(await both(base, ['create', '/seq'])).toEqual(ok('', 'Created /seq'));
     expect(await both(base, ['create', '-s', '/seq/n', 'a'])).toEqual(ok('', 'Created /seq/n0000000000'));
@@ -259,7 +223,7 @@ describe.skipIf(!zk.ok && !inCI)('Apache ZooKeeper CLI (zkCli) against Corral an
     expect(await both(base, ['getAcl', '/zookeeper/config'])).toEqual(ok("'world,'anyone\n: r"));
     expect(await both(base, ['setAcl', '/acl', 'world:anyone:r'])).toEqual(ok(''));
     expect(await both(base, ['getAcl', '-s', '/acl'])).toEqual(
-      ok(`'world,'anyone\n: r\n${stat({ c: 1, m: 1, p: 1, aclVersion: 1, dataLength: 4 })}`),
+      ok(`'world,'anyone\n: r\n${expectedStat({ c: 1, m: 1, p: 1, aclVersion: 1, dataLength: 4 })}`),
     );
     expect(await both(base, ['set', '/acl', 'x'])).toEqual(fails('Insufficient permission : /acl'));
     expect(await both(base, ['create', '/acl/child'])).toEqual(fails('Insufficient permission : /acl/child'));
@@ -368,7 +332,7 @@ describe.skipIf(!zk.ok && !inCI)('Apache ZooKeeper CLI (zkCli) against Corral an
       'quit', // closes the session (plain EOF just exits the JVM)
     ]);
     expect(r.err).toBe(['Created /w', 'Created /w/kid', 'Created /w/mine', 'Node not empty: /w'].join('\n'));
-    expect(r.out).toBe('one\n' + '[]\n' + stat({ c: 1, m: 1, p: 1, dataLength: 0 }) + '\ntwo');
+    expect(r.out).toBe('one\n' + '[]\n' + expectedStat({ c: 1, m: 1, p: 1, dataLength: 0 }) + '\ntwo');
     expect(r.events).toEqual([
       'WatchedEvent state:SyncConnected type:None path:null',
       'WatchedEvent state:SyncConnected type:NodeDataChanged path:/w',
@@ -384,7 +348,7 @@ describe.skipIf(!zk.ok && !inCI)('Apache ZooKeeper CLI (zkCli) against Corral an
     expect(nodeCount(await fourLetterWord(extended.zookeeper.host, extended.zookeeper.port, 'srvr'))).toBe(before);
     expect(await both(extended, ['create', '-t', '600000', '/ttl', 'x'])).toEqual(ok('', 'Created /ttl'));
     // A TTL node's ephemeralOwner field holds the TTL internally, but clients see 0.
-    expect(await both(extended, ['stat', '/ttl'])).toEqual(ok(stat({ c: 1, m: 1, p: 1, dataLength: 1 })));
+    expect(await both(extended, ['stat', '/ttl'])).toEqual(ok(expectedStat({ c: 1, m: 1, p: 1, dataLength: 1 })));
     expect(await both(extended, ['create', '-t', '600000', '-s', '/ttl/q'])).toEqual(ok('', 'Created /ttl/q0000000000'));
     expect(await both(extended, ['create', '-t', '0', '/t0'])).toEqual(fails('ttl must be positive and cannot be larger than: 1099511627775'));
     expect(await both(extended, ['create', '-e', '-t', '100', '/te'])).toEqual(fails('TTLs cannot be used with Ephemeral znodes'));

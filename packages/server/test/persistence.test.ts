@@ -448,6 +448,23 @@ describe('recover()', () => {
     return { state, lines: capture.lines };
   }
 
+  it('removes a snapshot temp file left by a stop in the middle of writing it, and recovers without it', async () => {
+    const dir = await tempDir();
+    const w = new Workload();
+    const log = new TxnLog({ dir, preallocateBytes: 16 * 1024, forceSync: false, maxSegmentBytes: 1 << 30 });
+    await log.init();
+    for (let i = 0; i < 20; i++) log.append(w.create(`/t${i}`));
+    await log.flush();
+    await log.close();
+    const { writeFile, readdir } = await import('node:fs/promises');
+    const leftover = `${versionDir(dir)}/snapshot.${(0x100000005).toString(16)}.tmp`;
+    await writeFile(leftover, 'half a snapshot');
+    const { state, lines } = await recoverQuiet(dir);
+    expect(await readdir(versionDir(dir))).not.toContain(leftover.split('/').pop());
+    expect(lines.some((l) => l.level === 40 && l.msg === 'removing an unfinished snapshot')).toBe(true);
+    expect(state.tree.digest()).toBe(w.tree.digest());
+  });
+
   it('replays logs over the newest valid snapshot; a damaged newest snapshot falls back to the previous one', async () => {
     const dir = await tempDir();
     const w = new Workload();

@@ -1,4 +1,5 @@
-import { open, readFile } from 'node:fs/promises';
+import { open, readFile, readdir, unlink } from 'node:fs/promises';
+import path from 'node:path';
 import type { Logger } from 'pino';
 import { DataTree } from '../core/tree.js';
 import type { Txn } from '../core/txn.js';
@@ -34,6 +35,11 @@ export function follows(previous: bigint, next: bigint): boolean {
  */
 export async function recover(options: { dataDir: string; dataLogDir: string; log: Logger }): Promise<RecoveredState> {
   const { log } = options;
+  // A snapshot being written when the server stopped is an unfinished temp file: never valid, remove it.
+  for (const file of await unfinishedSnapshots(versionDir(options.dataDir))) {
+    log.warn({ file }, 'removing an unfinished snapshot');
+    await unlink(file);
+  }
   const snapshots = (await listByZxid(versionDir(options.dataDir), 'snapshot')).reverse();
   let tree = new DataTree();
   let sessions = new Map<bigint, number>();
@@ -96,4 +102,12 @@ export async function recover(options: { dataDir: string; dataLogDir: string; lo
     throw new RecoveryError(versionDir(options.dataDir), undefined, 'no snapshot validates and there is no txn log to rebuild from');
   }
   return { tree, sessions: [...sessions].map(([id, timeoutMs]) => ({ id, timeoutMs })), snapshotZxid, txnsReplayed: replayed };
+}
+
+async function unfinishedSnapshots(dir: string): Promise<string[]> {
+  const names = await readdir(dir).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return [] as string[];
+    throw error;
+  });
+  return names.filter((name) => /^snapshot\.[0-9a-f]+\.tmp$/.test(name)).map((name) => path.join(dir, name));
 }

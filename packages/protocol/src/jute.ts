@@ -184,6 +184,11 @@ export class JuteReader {
     return count;
   }
 
+  /** Moves past `count` bytes already known to hold a value (e.g. one equal to bytes decoded before). */
+  skip(count: number): void {
+    this.#take(count, 'skipped bytes');
+  }
+
   rest(): Uint8Array {
     return new Uint8Array(this.#bytes.subarray(this.#take(this.remaining, 'rest'), this.#end));
   }

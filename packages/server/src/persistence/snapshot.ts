@@ -184,6 +184,7 @@ export async function visitSnapshot(file: string, visitor: SnapshotVisitor): Pro
     for (let i = 0; i < sessionCount; i++) sessions.push({ id: BigInt.asUintN(64, await readLong()), timeoutMs: await readInt() });
     await visitor.header?.({ zxid, sessions });
     let nodes = 0;
+    const aclMemo: AclMemo = { bytes: undefined, acl: [] };
     for (;;) {
       const offset = fileRead - (buf.length - pos);
       const length = await readInt();
@@ -191,7 +192,7 @@ export async function visitSnapshot(file: string, visitor: SnapshotVisitor): Pro
       if (length < 0 || length > 64 * 1024 * 1024) throw new SnapshotError(file, `bad node length ${length} at byte ${offset}`);
       await ensure(length);
       const reader = new JuteReader(buf, { start: pos, end: pos + length, copyBytes: pooledCopy });
-      const entry = SnapshotNode.read(reader);
+      const entry = readEntry(reader, buf, aclMemo);
       if (reader.remaining !== 0) throw new SnapshotError(file, `node entry at byte ${offset} has ${reader.remaining} trailing bytes`);
       pos += length;
       nodes++;
@@ -212,6 +213,47 @@ export async function visitSnapshot(file: string, visitor: SnapshotVisitor): Pro
   } finally {
     await handle.close();
   }
+}
+
+/** The ACL bytes of the previous entry and what they decoded to: consecutive nodes mostly share one list. */
+interface AclMemo {
+  bytes: Uint8Array | undefined;
+  acl: Infer<typeof SnapshotNode>['acl'];
+}
+
+/**
+ * Reads one entry field by field with SnapshotNode's own codecs; an ACL whose bytes equal the
+ * previous entry's is not decoded again (a million nodes, a handful of distinct ACL lists).
+ */
+function readEntry(r: JuteReader, bytes: Uint8Array, memo: AclMemo): Infer<typeof SnapshotNode> {
+  const f = SnapshotNode.fields;
+  const path = f.path.read(r);
+  const data = f.data.read(r);
+  const aclStart = r.position;
+  let acl: AclMemo['acl'];
+  const previous = memo.bytes;
+  if (previous && aclStart + previous.length <= bytes.length && Buffer.compare(bytes.subarray(aclStart, aclStart + previous.length), previous) === 0) {
+    r.skip(previous.length);
+    acl = memo.acl;
+  } else {
+    acl = f.acl.read(r);
+    memo.bytes = bytes.slice(aclStart, r.position);
+    memo.acl = acl;
+  }
+  return {
+    path,
+    data,
+    acl,
+    czxid: f.czxid.read(r),
+    mzxid: f.mzxid.read(r),
+    pzxid: f.pzxid.read(r),
+    ctime: f.ctime.read(r),
+    mtime: f.mtime.read(r),
+    version: f.version.read(r),
+    cversion: f.cversion.read(r),
+    aversion: f.aversion.read(r),
+    ephemeralOwner: f.ephemeralOwner.read(r),
+  };
 }
 
 /**

@@ -2,7 +2,7 @@ import { connect } from 'node:net';
 import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CreateRequest, FrameReader, GetDataRequest, JuteWriter, OpCode, ReplyHeader, JuteReader, encodeFrame, writeConnectRequest } from '@corral/protocol';
-import { RawClient, rawRequestFrame, startCorral, type ServerProcess } from '../packages/testing/src/index.js';
+import { RawClient, fourLetterWord, rawRequestFrame, startCorral, type ServerProcess } from '../packages/testing/src/index.js';
 
 async function rssBytes(pid: number): Promise<number> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8');
@@ -43,8 +43,17 @@ describe('backpressure: a client that does not read its replies cannot make the 
       if (!socket.write(rawRequestFrame(xid, OpCode.getData, body))) await new Promise((r) => socket.once('drain', r));
       if (xid % 1000 === 0) await new Promise((r) => setTimeout(r, 5));
     }
-    // Give the server time to process what it has read.
-    await new Promise((r) => setTimeout(r, 1500));
+    // Wait until the server stops taking requests from this connection (its received count holds
+    // still), which must happen well before all of them: it has stopped reading, not run out of work.
+    const received = async () => Number(/^zk_packets_received\t(\d+)$/m.exec(await fourLetterWord('127.0.0.1', server.port, 'mntr'))![1]);
+    let last = -1;
+    for (let stable = 0, deadline = Date.now() + 20_000; stable < 3 && Date.now() < deadline; ) {
+      await new Promise((r) => setTimeout(r, 200));
+      const now = await received();
+      stable = now === last ? stable + 1 : 0;
+      last = now;
+    }
+    expect(last).toBeLessThan(REQUESTS / 2);
     const rssStalled = await rssBytes(server.pid!);
 
     // Another client is served normally meanwhile.

@@ -1,31 +1,20 @@
-import { open, readFile, readdir, unlink } from 'node:fs/promises';
+import { open, readdir, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { DataTree } from '../core/tree.js';
-import type { Txn } from '../core/txn.js';
 import { listByZxid, versionDir, zxidHex } from './files.js';
-import { scanSegment } from './logFormat.js';
+import { RecoveryError, readLoggedTxns } from './logReader.js';
 import { SnapshotError, readSnapshot, type SessionEntry } from './snapshot.js';
 
-/** The data on disk cannot be trusted to hold every acknowledged txn: the server must not start. */
-export class RecoveryError extends Error {
-  constructor(readonly file: string, readonly offset: number | undefined, message: string) {
-    super(`${file}${offset === undefined ? '' : ` at offset ${offset}`}: ${message}`);
-    this.name = 'RecoveryError';
-  }
-}
+export { RecoveryError, follows } from './logReader.js';
 
 export interface RecoveredState {
   tree: DataTree;
   sessions: SessionEntry[];
   snapshotZxid: bigint;
+  /** The newest valid snapshot was written exactly at its zxid (the snapshot worker can merge onto it). */
+  snapshotExact: boolean;
   txnsReplayed: number;
-}
-
-/** zxids follow each other: counter + 1 in the same epoch, or counter 1 of a later epoch. */
-export function follows(previous: bigint, next: bigint): boolean {
-  if (next === previous + 1n) return true;
-  return next >> 32n > previous >> 32n && (next & 0xffffffffn) === 1n;
 }
 
 /**
@@ -45,6 +34,7 @@ export async function recover(options: { dataDir: string; dataLogDir: string; lo
   let sessions = new Map<bigint, number>();
   let snapshotZxid = 0n;
   let loadedSnapshot = false;
+  let snapshotExact = false;
   for (const snapshot of snapshots) {
     try {
       const loaded = await readSnapshot(snapshot.file);
@@ -52,6 +42,7 @@ export async function recover(options: { dataDir: string; dataLogDir: string; lo
       sessions = new Map(loaded.sessions.map((s) => [s.id, s.timeoutMs]));
       snapshotZxid = loaded.zxid;
       loadedSnapshot = true;
+      snapshotExact = loaded.exact;
       log.info({ file: snapshot.file, zxid: `0x${zxidHex(loaded.zxid)}`, nodes: tree.nodeCount }, 'loaded snapshot');
       break;
     } catch (error) {
@@ -60,48 +51,29 @@ export async function recover(options: { dataDir: string; dataLogDir: string; lo
     }
   }
 
-  const segments = await listByZxid(versionDir(options.dataLogDir), 'log');
-  // The segment holding snapshotZxid + 1 is the newest one that starts at or before it.
-  let first = 0;
-  for (let i = 0; i < segments.length; i++) if (segments[i]!.zxid <= snapshotZxid + 1n) first = i;
-  let last = snapshotZxid;
   let replayed = 0;
-  const apply = (txn: Txn) => {
+  const { tornTail } = await readLoggedTxns(options.dataLogDir, snapshotZxid, (txn) => {
     tree.replay(txn);
     if (txn.body.type === 'createSession') sessions.set(txn.sessionId, txn.body.timeoutMs);
     if (txn.body.type === 'closeSession') sessions.delete(txn.sessionId);
-    last = txn.zxid;
     replayed++;
-  };
-  for (let i = first; i < segments.length; i++) {
-    const { file } = segments[i]!;
-    const scan = scanSegment(await readFile(file), (txn) => {
-      if (txn.zxid <= last) return;
-      if (!follows(last, txn.zxid)) {
-        throw new RecoveryError(file, undefined, `gap in the txn log: 0x${zxidHex(txn.zxid)} follows 0x${zxidHex(last)}`);
-      }
-      apply(txn);
-    });
-    if (scan.damage) {
-      const isLast = i === segments.length - 1;
-      if (scan.damage.kind === 'torn' && isLast) {
-        log.warn(
-          { file, offset: scan.damage.offset, lastZxid: `0x${zxidHex(last)}`, reason: scan.damage.reason },
-          `truncating a torn record after zxid 0x${zxidHex(last)} at the tail of the log`,
-        );
-        const handle = await open(file, 'r+');
-        await handle.truncate(scan.validEnd);
-        await handle.sync();
-        await handle.close();
-      } else {
-        throw new RecoveryError(file, scan.damage.offset, `damaged txn log record (${scan.damage.reason}) after zxid 0x${zxidHex(last)}; refusing to start with missing history`);
-      }
-    }
+  });
+  if (tornTail) {
+    const last = tree.lastZxid;
+    log.warn(
+      { file: tornTail.file, offset: tornTail.offset, lastZxid: `0x${zxidHex(last)}`, reason: tornTail.reason },
+      `truncating a torn record after zxid 0x${zxidHex(last)} at the tail of the log`,
+    );
+    const handle = await open(tornTail.file, 'r+');
+    await handle.truncate(tornTail.validEnd);
+    await handle.sync();
+    await handle.close();
   }
+  const segments = await listByZxid(versionDir(options.dataLogDir), 'log');
   if (snapshots.length > 0 && !loadedSnapshot && segments.length === 0) {
     throw new RecoveryError(versionDir(options.dataDir), undefined, 'no snapshot validates and there is no txn log to rebuild from');
   }
-  return { tree, sessions: [...sessions].map(([id, timeoutMs]) => ({ id, timeoutMs })), snapshotZxid, txnsReplayed: replayed };
+  return { tree, sessions: [...sessions].map(([id, timeoutMs]) => ({ id, timeoutMs })), snapshotZxid, snapshotExact, txnsReplayed: replayed };
 }
 
 async function unfinishedSnapshots(dir: string): Promise<string[]> {

@@ -1,25 +1,29 @@
-import { open, rename, unlink } from 'node:fs/promises';
+import { closeSync, fstatSync, fsyncSync, openSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { crc32 } from 'node:zlib';
 import { ACL, DecodeError, JuteReader, JuteWriter, buffer, int, long, record, string, vector, type Infer } from '@corral/protocol';
 import { DataTree, NO_CHILDREN, type ZNode } from '../core/tree.js';
-import { syncDir, versionDir, zxidHex } from './files.js';
+import { versionDir, zxidHex } from './files.js';
 import { pooledCopy } from '../core/bytes.js';
 
 /**
  * Snapshot layout (streamed both ways, never a second copy of the tree in memory):
- *   int magic "CRSN", int version 1, long zxid (last applied txn when the snapshot started)
+ *   int magic "CRSN", int version, long zxid (last applied txn when the snapshot started)
  *   int session count, then (long id, int timeoutMs) pairs
  *   node entries: int length N > 0, then N bytes of SnapshotNode; int 0 ends the list
  *   int crc32 of every byte before it, int magic "CREN"
- * Nodes come parents first. Fuzzy: the tree keeps changing while it is written; recovery replays
- * the log from the snapshot's zxid, which repairs any txn half-reflected in it.
+ * Nodes come parents first. Version 2 is exact: the tree as it was at zxid (written by the snapshot
+ * worker's merge, or at start-up). Version 1 is fuzzy: the tree kept changing while it was written;
+ * recovery replays the log from the snapshot's zxid, which repairs any txn half-reflected in it.
  */
 export const SNAP_MAGIC = 0x4352534e;
 const SNAP_END_MAGIC = 0x4352454e;
-const SNAP_VERSION = 1;
-/** Write chunk: the snapshot yields to client traffic after each one, so it bounds the pause it causes. */
-const CHUNK_BYTES = 64 * 1024;
+/** Written while the tree kept changing: only the log replay after it makes it right. */
+const SNAP_VERSION_FUZZY = 1;
+/** The tree exactly as it was at the snapshot's zxid: what a merge can start from. */
+const SNAP_VERSION_EXACT = 2;
+const WRITE_BYTES = 256 * 1024;
+const READ_BYTES = 1024 * 1024;
 
 const SnapshotNode = record('SnapshotNode', {
   path: string,
@@ -48,71 +52,145 @@ export interface SessionEntry {
   timeoutMs: number;
 }
 
-/** Writes a snapshot of `tree` to <dataDir>/version-2/snapshot.<zxid>, via a temp file, fsync and rename. */
-export async function writeSnapshot(dataDir: string, tree: DataTree, sessions: SessionEntry[]): Promise<{ file: string; zxid: bigint; nodes: number }> {
-  const zxid = tree.lastZxid;
-  const file = path.join(versionDir(dataDir), `snapshot.${zxidHex(zxid)}`);
-  const tmp = `${file}.tmp`;
-  const handle = await open(tmp, 'w');
-  let checksum = 0;
-  let nodes = 0;
-  const w = new JuteWriter(CHUNK_BYTES + 1024);
-  // One record object reused for every node: a million nodes should not mean a million temporaries.
-  const scratch: Infer<typeof SnapshotNode> = { path: '/', data: null, acl: [], czxid: 0n, mzxid: 0n, pzxid: 0n, ctime: 0n, mtime: 0n, version: 0, cversion: 0, aversion: 0, ephemeralOwner: 0n };
-  const emit = async (force: boolean) => {
-    if (!force && w.length < CHUNK_BYTES) return;
-    const bytes = w.toBytes();
-    w.reset();
-    checksum = crc32(bytes, checksum);
-    await handle.write(bytes);
-  };
-  try {
+/**
+ * Writes one snapshot file: header, entries, terminator, checksum trailer; then fsync and rename of
+ * the temp file. Synchronous I/O in 256 KiB writes: it runs in the snapshot worker, or on the main
+ * thread only where nothing else runs (start-up) or where the caller yields between entries.
+ */
+export class SnapshotFileWriter {
+  readonly file: string;
+  readonly #tmp: string;
+  readonly #fd: number;
+  readonly #w = new JuteWriter(WRITE_BYTES + 1024);
+  #checksum = 0;
+  #nodes = 0;
+  /** One record object reused for every node: a million nodes should not mean a million temporaries. */
+  readonly #scratch: Infer<typeof SnapshotNode> = { path: '/', data: null, acl: [], czxid: 0n, mzxid: 0n, pzxid: 0n, ctime: 0n, mtime: 0n, version: 0, cversion: 0, aversion: 0, ephemeralOwner: 0n };
+
+  constructor(dataDir: string, readonly zxid: bigint, sessions: readonly SessionEntry[], exact: boolean) {
+    this.file = path.join(versionDir(dataDir), `snapshot.${zxidHex(zxid)}`);
+    this.#tmp = `${this.file}.tmp`;
+    this.#fd = openSync(this.#tmp, 'w');
+    const w = this.#w;
     w.int(SNAP_MAGIC);
-    w.int(SNAP_VERSION);
+    w.int(exact ? SNAP_VERSION_EXACT : SNAP_VERSION_FUZZY);
     w.long(zxid);
     w.int(sessions.length);
     for (const s of sessions) {
       w.long(s.id);
       w.int(s.timeoutMs);
-      await emit(false);
+      this.#emit(false);
     }
-    for (const [nodePath, node] of tree.nodes()) {
-      const start = w.length;
-      w.int(0);
-      scratch.path = nodePath;
-      scratch.data = node.data;
-      scratch.acl = node.acl;
-      scratch.czxid = node.czxid;
-      scratch.mzxid = node.mzxid;
-      scratch.pzxid = node.pzxid;
-      scratch.ctime = node.ctime;
-      scratch.mtime = node.mtime;
-      scratch.version = node.version;
-      scratch.cversion = node.cversion;
-      scratch.aversion = node.aversion;
-      scratch.ephemeralOwner = node.ephemeralOwner;
-      SnapshotNode.write(w, scratch);
-      w.patchInt(start, w.length - start - 4);
-      nodes++;
-      // Yielding here is what makes the snapshot fuzzy, and what keeps writes flowing while it is taken.
-      await emit(false);
-    }
+  }
+
+  get nodes(): number {
+    return this.#nodes;
+  }
+
+  /** Bytes buffered but not yet written: a caller that yields does so when this wraps. */
+  get buffered(): number {
+    return this.#w.length;
+  }
+
+  node(nodePath: string, node: SnapshotNodeFields): void {
+    const w = this.#w;
+    const start = w.length;
     w.int(0);
-    await emit(true);
+    const s = this.#scratch;
+    s.path = nodePath;
+    s.data = node.data;
+    s.acl = node.acl;
+    s.czxid = node.czxid;
+    s.mzxid = node.mzxid;
+    s.pzxid = node.pzxid;
+    s.ctime = node.ctime;
+    s.mtime = node.mtime;
+    s.version = node.version;
+    s.cversion = node.cversion;
+    s.aversion = node.aversion;
+    s.ephemeralOwner = node.ephemeralOwner;
+    SnapshotNode.write(w, s);
+    w.patchInt(start, w.length - start - 4);
+    this.#nodes++;
+    this.#emit(false);
+  }
+
+  /** An entry copied as it was read from another snapshot (its bytes without the length prefix). */
+  rawEntry(entry: Uint8Array): void {
+    this.#w.int(entry.length);
+    this.#w.raw(entry);
+    this.#nodes++;
+    this.#emit(false);
+  }
+
+  #emit(force: boolean): void {
+    if (!force && this.#w.length < WRITE_BYTES) return;
+    const bytes = this.#w.toBytesView();
+    this.#checksum = crc32(bytes, this.#checksum);
+    writeFully(this.#fd, bytes);
+    this.#w.reset();
+  }
+
+  /** Terminator, checksum trailer, fsync, rename, fsync of the directory. */
+  finish(): { file: string; zxid: bigint; nodes: number } {
+    this.#w.int(0);
+    this.#emit(true);
     const trailer = new JuteWriter(8);
-    trailer.int(checksum | 0);
+    trailer.int(this.#checksum | 0);
     trailer.int(SNAP_END_MAGIC);
-    await handle.write(trailer.toBytes());
-    await handle.sync();
+    writeFully(this.#fd, trailer.toBytesView());
+    fsyncSync(this.#fd);
+    closeSync(this.#fd);
+    renameSync(this.#tmp, this.file);
+    syncDirSync(path.dirname(this.file));
+    return { file: this.file, zxid: this.zxid, nodes: this.#nodes };
+  }
+
+  /** Gives up: closes and removes the temp file. */
+  abort(): void {
+    try {
+      closeSync(this.#fd);
+    } catch {
+      // already closed
+    }
+    rmSync(this.#tmp, { force: true });
+  }
+}
+
+function writeFully(fd: number, bytes: Uint8Array): void {
+  let done = 0;
+  while (done < bytes.length) done += writeSync(fd, bytes, done, bytes.length - done);
+}
+
+function syncDirSync(dir: string): void {
+  const fd = openSync(dir, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Writes a snapshot of `tree` on the calling thread. `exact: true` is the caller's promise that the
+ * tree does not change until this resolves (start-up, before clients are served); without it the
+ * writer yields between chunks and the snapshot is fuzzy, repaired at recovery by replaying the log.
+ */
+export async function writeSnapshot(dataDir: string, tree: DataTree, sessions: SessionEntry[], options: { exact?: boolean } = {}): Promise<{ file: string; zxid: bigint; nodes: number }> {
+  const exact = options.exact ?? false;
+  const writer = new SnapshotFileWriter(dataDir, tree.lastZxid, sessions, exact);
+  try {
+    for (const [nodePath, node] of tree.nodes()) {
+      const before = writer.buffered;
+      writer.node(nodePath, node);
+      // A write just happened: yielding here is what makes a fuzzy snapshot fuzzy.
+      if (!exact && writer.buffered < before) await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+    return writer.finish();
   } catch (error) {
-    await handle.close();
-    await unlink(tmp).catch(() => {});
+    writer.abort();
     throw error;
   }
-  await handle.close();
-  await rename(tmp, file);
-  await syncDir(path.dirname(file));
-  return { file, zxid, nodes };
 }
 
 /** One node as stored in a snapshot (children are implied by the paths). */
@@ -120,103 +198,180 @@ export type SnapshotNodeFields = ZNode;
 
 export interface SnapshotVisitor {
   /** Called once, before the first node. */
-  header?(info: { zxid: bigint; sessions: SessionEntry[] }): void | Promise<void>;
+  header?(info: { zxid: bigint; sessions: SessionEntry[]; exact: boolean }): void | Promise<void>;
   /** Called for every node entry in file order (parents first; a path may repeat in a fuzzy snapshot). */
   node(path: string, node: ZNode): void | Promise<void>;
 }
 
 /**
- * Streams a snapshot entry by entry without building a tree: the one parser of the format, used by
- * readSnapshot and by the dump tool. Throws SnapshotError at the first thing that fails to validate;
- * entries before it have already been visited, and the checksum is only known at the end.
+ * Reads a snapshot entry by entry in large synchronous chunks, hashing as it goes: the one parser of
+ * the file layout. `next()` returns an entry's bytes (without its length prefix, valid until the next
+ * call) or undefined after the last one, once the checksum and end marker have been verified.
  */
-export async function visitSnapshot(file: string, visitor: SnapshotVisitor): Promise<{ zxid: bigint; sessions: number; nodes: number }> {
-  const handle = await open(file, 'r');
+export class SnapshotReader {
+  readonly zxid: bigint;
+  readonly exact: boolean;
+  readonly sessions: SessionEntry[] = [];
+  readonly #file: string;
+  readonly #fd: number;
+  readonly #bodyEnd: number;
+  #checksum = 0;
+  #fileRead = 0;
+  #buf: Uint8Array = new Uint8Array(0);
+  #view = new DataView(this.#buf.buffer);
+  #pos = 0;
+  #done = false;
+
+  constructor(file: string) {
+    this.#file = file;
+    this.#fd = openSync(file, 'r');
+    try {
+      const size = fstatSync(this.#fd).size;
+      // Everything before the 8-byte trailer is checksummed; it is hashed chunk by chunk as it is read.
+      this.#bodyEnd = size - 8;
+      if (this.#bodyEnd < 20) throw new SnapshotError(file, `truncated: ${size} bytes`);
+      if (this.#int() !== SNAP_MAGIC) throw new SnapshotError(file, 'not a Corral snapshot (bad magic)');
+      const version = this.#int();
+      if (version !== SNAP_VERSION_FUZZY && version !== SNAP_VERSION_EXACT) throw new SnapshotError(file, `unknown snapshot version ${version}`);
+      this.exact = version === SNAP_VERSION_EXACT;
+      this.zxid = this.#long();
+      const sessionCount = this.#int();
+      if (sessionCount < 0) throw new SnapshotError(file, `bad session count ${sessionCount}`);
+      for (let i = 0; i < sessionCount; i++) this.sessions.push({ id: BigInt.asUintN(64, this.#long()), timeoutMs: this.#int() });
+    } catch (error) {
+      closeSync(this.#fd);
+      throw error;
+    }
+  }
+
+  /** File offset of the next unread byte (of the current entry's length prefix, between entries). */
+  get offset(): number {
+    return this.#fileRead - (this.#buf.length - this.#pos);
+  }
+
+  next(): Uint8Array | undefined {
+    if (this.#done) return undefined;
+    const offset = this.offset;
+    const length = this.#int();
+    if (length === 0) {
+      this.#finish();
+      return undefined;
+    }
+    if (length < 0 || length > 64 * 1024 * 1024) throw new SnapshotError(this.#file, `bad node length ${length} at byte ${offset}`);
+    this.#ensure(length);
+    const entry = this.#buf.subarray(this.#pos, this.#pos + length);
+    this.#pos += length;
+    return entry;
+  }
+
+  close(): void {
+    closeSync(this.#fd);
+  }
+
+  #finish(): void {
+    this.#done = true;
+    if (this.offset !== this.#bodyEnd) throw new SnapshotError(this.#file, 'bytes after the last node entry');
+    const trailer = Buffer.alloc(8);
+    readSync(this.#fd, trailer, 0, 8, this.#bodyEnd);
+    const r = new JuteReader(trailer);
+    if (r.int() !== (this.#checksum | 0)) throw new SnapshotError(this.#file, 'checksum mismatch');
+    if (r.int() !== SNAP_END_MAGIC) throw new SnapshotError(this.#file, 'missing end marker');
+  }
+
+  /** Makes `count` unread bytes available at #pos, reading whole chunks. */
+  #ensure(count: number): void {
+    if (this.#buf.length - this.#pos >= count) return;
+    const rest = this.#buf.subarray(this.#pos);
+    const wanted = Math.max(READ_BYTES, count);
+    const next = Buffer.allocUnsafe(rest.length + Math.min(wanted, Math.max(0, this.#bodyEnd - this.#fileRead)));
+    next.set(rest, 0);
+    let filled = rest.length;
+    while (filled < next.length) {
+      const bytesRead = readSync(this.#fd, next, filled, next.length - filled, this.#fileRead);
+      if (bytesRead === 0) break;
+      this.#checksum = crc32(next.subarray(filled, filled + bytesRead), this.#checksum);
+      filled += bytesRead;
+      this.#fileRead += bytesRead;
+    }
+    this.#buf = next.subarray(0, filled);
+    this.#view = new DataView(this.#buf.buffer, this.#buf.byteOffset, this.#buf.byteLength);
+    this.#pos = 0;
+    if (this.#buf.length < count) throw new SnapshotError(this.#file, `truncated at byte ${this.#fileRead}`);
+  }
+
+  #int(): number {
+    this.#ensure(4);
+    this.#pos += 4;
+    return this.#view.getInt32(this.#pos - 4);
+  }
+
+  #long(): bigint {
+    this.#ensure(8);
+    this.#pos += 8;
+    return this.#view.getBigInt64(this.#pos - 8);
+  }
+}
+
+/** The path of a raw snapshot entry (its first field) without decoding the rest. */
+export function entryPath(entry: Uint8Array): string {
+  const view = new DataView(entry.buffer, entry.byteOffset, entry.byteLength);
+  const length = view.getInt32(0);
+  if (length < 0 || 4 + length > entry.length) throw new DecodeError(`bad path length ${length} in a snapshot entry`);
+  return Buffer.from(entry.buffer, entry.byteOffset + 4, length).toString('utf8');
+}
+
+/** The stored owner word of a raw snapshot entry (its last field), unsigned as the tree keeps it. */
+export function entryOwner(entry: Uint8Array): bigint {
+  if (entry.length < 8) throw new DecodeError('snapshot entry too short');
+  return new DataView(entry.buffer, entry.byteOffset, entry.byteLength).getBigUint64(entry.length - 8);
+}
+
+/** Decodes one raw entry into the node it describes. */
+export function decodeEntry(entry: Uint8Array, aclMemo: AclMemo = { bytes: undefined, acl: [] }): { path: string; node: ZNode } {
+  const reader = new JuteReader(entry, { copyBytes: pooledCopy });
+  const fields = readEntry(reader, entry, aclMemo);
+  if (reader.remaining !== 0) throw new DecodeError(`node entry has ${reader.remaining} trailing bytes`);
+  return { path: fields.path, node: nodeFromEntry(fields) };
+}
+
+/**
+ * Streams a snapshot entry by entry without building a tree: used by readSnapshot and by the dump
+ * tool. Throws SnapshotError at the first thing that fails to validate; entries before it have
+ * already been visited, and the checksum is only known at the end.
+ */
+export async function visitSnapshot(file: string, visitor: SnapshotVisitor): Promise<{ zxid: bigint; sessions: number; nodes: number; exact: boolean }> {
+  let reader: SnapshotReader | undefined;
   try {
-    const { size } = await handle.stat();
-    // Everything before the 8-byte trailer is checksummed; it is hashed chunk by chunk as it is read.
-    const bodyEnd = size - 8;
-    let checksum = 0;
-    let fileRead = 0;
-    let buf: Uint8Array = new Uint8Array(0);
-    let view = new DataView(buf.buffer);
-    let pos = 0;
-
-    /** Makes `count` unread bytes available in buf at pos, reading whole chunks (one await per chunk, not per node). */
-    const ensure = async (count: number) => {
-      if (buf.length - pos >= count) return;
-      const wanted = Math.max(CHUNK_BYTES * 4, count);
-      const rest = buf.subarray(pos);
-      const next = Buffer.allocUnsafe(rest.length + Math.min(wanted, Math.max(0, bodyEnd - fileRead)));
-      next.set(rest, 0);
-      let filled = rest.length;
-      while (filled < next.length) {
-        const { bytesRead } = await handle.read(next, filled, next.length - filled, fileRead);
-        if (bytesRead === 0) break;
-        checksum = crc32(next.subarray(filled, filled + bytesRead), checksum);
-        filled += bytesRead;
-        fileRead += bytesRead;
-      }
-      buf = next.subarray(0, filled);
-      view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-      pos = 0;
-      if (buf.length < count) throw new SnapshotError(file, `truncated at byte ${fileRead}`);
-    };
-    const readInt = async () => {
-      await ensure(4);
-      pos += 4;
-      return view.getInt32(pos - 4);
-    };
-    const readLong = async () => {
-      await ensure(8);
-      pos += 8;
-      return view.getBigInt64(pos - 8);
-    };
-
-    if (bodyEnd < 20) throw new SnapshotError(file, `truncated: ${size} bytes`);
-    if ((await readInt()) !== SNAP_MAGIC) throw new SnapshotError(file, 'not a Corral snapshot (bad magic)');
-    const version = await readInt();
-    if (version !== SNAP_VERSION) throw new SnapshotError(file, `unknown snapshot version ${version}`);
-    const zxid = await readLong();
-    const sessionCount = await readInt();
-    if (sessionCount < 0) throw new SnapshotError(file, `bad session count ${sessionCount}`);
-    const sessions: SessionEntry[] = [];
-    for (let i = 0; i < sessionCount; i++) sessions.push({ id: BigInt.asUintN(64, await readLong()), timeoutMs: await readInt() });
-    await visitor.header?.({ zxid, sessions });
+    reader = new SnapshotReader(file);
+    await visitor.header?.({ zxid: reader.zxid, sessions: reader.sessions, exact: reader.exact });
     let nodes = 0;
     const aclMemo: AclMemo = { bytes: undefined, acl: [] };
     for (;;) {
-      const offset = fileRead - (buf.length - pos);
-      const length = await readInt();
-      if (length === 0) break;
-      if (length < 0 || length > 64 * 1024 * 1024) throw new SnapshotError(file, `bad node length ${length} at byte ${offset}`);
-      await ensure(length);
-      const reader = new JuteReader(buf, { start: pos, end: pos + length, copyBytes: pooledCopy });
-      const entry = readEntry(reader, buf, aclMemo);
-      if (reader.remaining !== 0) throw new SnapshotError(file, `node entry at byte ${offset} has ${reader.remaining} trailing bytes`);
-      pos += length;
+      const offset = reader.offset;
+      const entry = reader.next();
+      if (!entry) break;
+      let decoded: { path: string; node: ZNode };
+      try {
+        decoded = decodeEntry(entry, aclMemo);
+      } catch (error) {
+        if (error instanceof DecodeError) throw new SnapshotError(file, `undecodable node at byte ${offset}: ${error.message}`);
+        throw error;
+      }
       nodes++;
-      const visited = visitor.node(entry.path, nodeFromEntry(entry));
+      const visited = visitor.node(decoded.path, decoded.node);
       if (visited) await visited;
     }
-    if (fileRead - (buf.length - pos) !== bodyEnd) throw new SnapshotError(file, 'bytes after the last node entry');
-    const trailer = Buffer.alloc(8);
-    await handle.read(trailer, 0, 8, bodyEnd);
-    const trailerReader = new JuteReader(trailer);
-    if (trailerReader.int() !== (checksum | 0)) throw new SnapshotError(file, 'checksum mismatch');
-    if (trailerReader.int() !== SNAP_END_MAGIC) throw new SnapshotError(file, 'missing end marker');
-    return { zxid, sessions: sessionCount, nodes };
+    return { zxid: reader.zxid, sessions: reader.sessions.length, nodes, exact: reader.exact };
   } catch (error) {
-    if (error instanceof DecodeError) throw new SnapshotError(file, `undecodable node: ${error.message}`);
     if (error instanceof Error && error.name === 'TreeInvariantError') throw new SnapshotError(file, error.message);
     throw error;
   } finally {
-    await handle.close();
+    reader?.close();
   }
 }
 
 /** The ACL bytes of the previous entry and what they decoded to: consecutive nodes mostly share one list. */
-interface AclMemo {
+export interface AclMemo {
   bytes: Uint8Array | undefined;
   acl: Infer<typeof SnapshotNode>['acl'];
 }
@@ -281,15 +436,15 @@ function nodeFromEntry(e: Infer<typeof SnapshotNode>): ZNode {
 }
 
 /** Streams a snapshot into a fresh tree. Throws SnapshotError if any part fails to validate. */
-export async function readSnapshot(file: string): Promise<{ tree: DataTree; zxid: bigint; sessions: SessionEntry[] }> {
+export async function readSnapshot(file: string): Promise<{ tree: DataTree; zxid: bigint; sessions: SessionEntry[]; exact: boolean }> {
   const tree = new DataTree();
   let sessions: SessionEntry[] = [];
-  const { zxid } = await visitSnapshot(file, {
+  const { zxid, exact } = await visitSnapshot(file, {
     header: (info) => {
       sessions = info.sessions;
     },
     node: (nodePath, node) => tree.restoreNode(nodePath, node),
   });
   tree.setLastZxid(zxid);
-  return { tree, zxid, sessions };
+  return { tree, zxid, sessions, exact };
 }

@@ -45,7 +45,9 @@ export class ClientServer {
 
   readonly #durability: Durability;
 
-  constructor(config: ServerConfig, log: Logger, options: { serverId?: number; recovered?: CoreOptions['recovered'] } = {}) {
+  readonly #fuzzyBase: boolean;
+
+  constructor(config: ServerConfig, log: Logger, options: { serverId?: number; recovered?: CoreOptions['recovered'] & { snapshotZxid?: bigint; snapshotExact?: boolean } } = {}) {
     this.#config = config;
     this.#log = log;
     const now = Date.now();
@@ -62,6 +64,7 @@ export class ClientServer {
       recovered: options.recovered,
     });
     this.#durability = new Durability(config, log);
+    this.#fuzzyBase = options.recovered?.snapshotExact === false && (options.recovered.snapshotZxid ?? 0n) > 0n;
     const clients = this.#clients;
     this.#facts = {
       core: this.core,
@@ -85,7 +88,7 @@ export class ClientServer {
       const now = Date.now();
       for (const zxid of zxids) this.#execute(this.core.commit(zxid, now));
       for (const client of this.#paused) this.#resumeIfDrained(client);
-    });
+    }, { fuzzyBase: this.#fuzzyBase });
     await new Promise<void>((resolve, reject) => {
       this.#server.once('error', reject);
       this.#server.listen(this.#config.clientPort, this.#config.clientPortAddress, () => {

@@ -5,11 +5,13 @@ import type { Txn } from '../core/txn.js';
 import { purgeOldFiles } from '../persistence/purge.js';
 import { writeSnapshot } from '../persistence/snapshot.js';
 import { TxnLog } from '../persistence/txnLog.js';
+import { Snapshotter } from './snapshotter.js';
 
 /**
  * Makes proposals durable before they commit: every txn proposed in one turn of the event loop, or
- * while an fsync is running, joins the next write+fdatasync (group commit). Takes fuzzy snapshots
- * every ~snapCount txns and purges old files.
+ * while an fsync is running, joins the next write+fdatasync (group commit). Every ~snapCount txns
+ * the snapshot worker merges the last snapshot with the log into a new one (off this thread), then
+ * old files are purged.
  */
 export class Durability {
   readonly #log: TxnLog;
@@ -22,7 +24,7 @@ export class Durability {
   #flushing: Promise<void> | undefined;
   #txnsSinceSnapshot = 0;
   #snapshotThreshold: number;
-  #snapshotting = false;
+  readonly #snapshotter = new Snapshotter();
   #closed = false;
 
   constructor(config: ServerConfig, logger: Logger, random: () => number = Math.random) {
@@ -45,10 +47,19 @@ export class Durability {
     return half + Math.floor(this.#random() * half);
   }
 
-  async open(core: ServerCore, onCommitted: (zxids: bigint[]) => void): Promise<void> {
+  /**
+   * `fuzzyBase`: the newest snapshot on disk is a fuzzy one (from an older Corral), which the worker
+   * cannot merge onto; an exact one is written now, before any client is served.
+   */
+  async open(core: ServerCore, onCommitted: (zxids: bigint[]) => void, options: { fuzzyBase?: boolean } = {}): Promise<void> {
     this.#core = core;
     this.#onCommitted = onCommitted;
     await this.#log.init();
+    if (options.fuzzyBase) {
+      const sessions = [...core.sessions.entries()].map(([id, s]) => ({ id, timeoutMs: s.timeoutMs }));
+      const { file, nodes } = await writeSnapshot(this.#config.dataDir, core.tree, sessions, { exact: true });
+      this.#logger.info({ file, nodes }, 'wrote an exact snapshot to merge later snapshots onto');
+    }
   }
 
   append(txn: Txn): void {
@@ -71,7 +82,7 @@ export class Durability {
         if (elapsed > 1000) this.#logger.warn({ ms: Math.round(elapsed), txns: batch.length }, 'fsync of the txn log was slow');
         this.#onCommitted(batch);
         this.#txnsSinceSnapshot += batch.length;
-        if (this.#txnsSinceSnapshot >= this.#snapshotThreshold) this.#snapshot();
+        if (this.#txnsSinceSnapshot >= this.#snapshotThreshold) this.#snapshot(batch[batch.length - 1]!);
       }
     } catch (error) {
       // A log we cannot write is a server we cannot trust: stop rather than acknowledge what is not on disk.
@@ -82,32 +93,33 @@ export class Durability {
     }
   }
 
-  #snapshot(): void {
-    if (this.#snapshotting || !this.#core) return;
-    this.#snapshotting = true;
+  /** Asks the worker for the snapshot at `zxid` (durable: its flush has completed). */
+  #snapshot(zxid: bigint): void {
+    if (this.#snapshotter.busy) return;
     this.#txnsSinceSnapshot = 0;
     this.#snapshotThreshold = this.#nextThreshold();
+    // Later txns start a new segment, so the one ending at zxid can be purged with its snapshot.
     this.#log.roll();
-    const core = this.#core;
-    const sessions = [...core.sessions.entries()].map(([id, s]) => ({ id, timeoutMs: s.timeoutMs }));
-    writeSnapshot(this.#config.dataDir, core.tree, sessions)
-      .then(async ({ file, nodes }) => {
-        this.#logger.info({ file, nodes }, 'snapshot written');
-        if (this.#config.autopurgePurgeIntervalHours > 0) {
-          const removed = await purgeOldFiles({ dataDir: this.#config.dataDir, dataLogDir: this.#config.dataLogDir, retain: this.#config.autopurgeSnapRetainCount });
-          if (removed.length > 0) this.#logger.info({ removed }, 'purged old snapshots and logs');
-        }
-      })
-      .catch((error: Error) => this.#logger.error({ err: error.message }, 'snapshot failed; will retry at the next threshold'))
-      .finally(() => {
-        this.#snapshotting = false;
-      });
+    const { dataDir, dataLogDir } = this.#config;
+    void this.#snapshotter.merge({ dataDir, dataLogDir, zxid }).then(async (reply) => {
+      for (const { file, reason } of reply.skipped) this.#logger.warn({ file, reason }, 'snapshot cannot be merged onto; using an older one');
+      if (!reply.ok) {
+        if (!this.#closed) this.#logger.error({ err: reply.error }, 'snapshot failed; will retry at the next threshold');
+        return;
+      }
+      this.#logger.info({ file: reply.file, nodes: reply.nodes, txns: reply.txns, base: reply.base ?? null, ms: reply.ms }, 'snapshot written');
+      if (this.#config.autopurgePurgeIntervalHours > 0 && !this.#closed) {
+        const removed = await purgeOldFiles({ dataDir, dataLogDir, retain: this.#config.autopurgeSnapRetainCount });
+        if (removed.length > 0) this.#logger.info({ removed }, 'purged old snapshots and logs');
+      }
+    });
   }
 
   /** Flushes what is pending and closes the log. */
   async close(): Promise<void> {
     while (this.#flushing) await this.#flushing;
     this.#closed = true;
+    await this.#snapshotter.close();
     await this.#log.close();
   }
 }

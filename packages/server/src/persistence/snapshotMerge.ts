@@ -1,0 +1,244 @@
+import { NO_CHILDREN, DataTree, TreeInvariantError, type ZNode } from '../core/tree.js';
+import { parentOf } from '../core/path.js';
+import { ownerKind, type Txn, type TxnBody } from '../core/txn.js';
+import { listByZxid, versionDir, zxidHex } from './files.js';
+import { readLoggedTxns } from './logReader.js';
+import { SnapshotError, SnapshotFileWriter, SnapshotReader, decodeEntry, entryOwner, entryPath, type SessionEntry } from './snapshot.js';
+
+/**
+ * Snapshots without the live tree: the newest exact snapshot plus the logged txns after it give the
+ * next exact snapshot, the way an LSM tree compacts. Runs in the snapshot worker, so the thread that
+ * serves clients never serialises the tree; memory is bounded by the paths the txns touched, not by
+ * the size of the tree.
+ */
+
+type Fields = Partial<Pick<ZNode, 'data' | 'acl' | 'mzxid' | 'pzxid' | 'mtime' | 'version' | 'cversion' | 'aversion'>>;
+
+/** What the txns did to one path since the base snapshot. */
+type Change = { kind: 'node'; node: ZNode } | { kind: 'deleted' } | { kind: 'patch'; fields: Fields };
+
+/**
+ * The txns after a base snapshot, folded path by path: a created node in full, a deleted path, or the
+ * fields that changed on a node of the base. Applies txns exactly as DataTree.apply does.
+ */
+export class TreeDelta {
+  readonly changes = new Map<string, Change>();
+  readonly sessions: Map<bigint, number>;
+  readonly #ephemerals = new Map<bigint, Set<string>>();
+  readonly #ephemeralOwner = new Map<string, bigint>();
+
+  /** `ephemerals`: the base's ephemeral nodes and their sessions (closeSession deletes them). */
+  constructor(sessions: readonly SessionEntry[], ephemerals: Iterable<[string, bigint]>) {
+    this.sessions = new Map(sessions.map((s) => [s.id, s.timeoutMs]));
+    for (const [path, owner] of ephemerals) this.#trackEphemeral(path, owner);
+  }
+
+  apply(txn: Txn): void {
+    this.#apply(txn, txn.body);
+  }
+
+  #apply(txn: Txn, body: TxnBody): void {
+    switch (body.type) {
+      case 'createSession':
+        this.sessions.set(txn.sessionId, body.timeoutMs);
+        return;
+      case 'closeSession': {
+        for (const path of [...(this.#ephemerals.get(txn.sessionId) ?? [])].sort()) this.#delete(path, txn.zxid);
+        this.#ephemerals.delete(txn.sessionId);
+        this.sessions.delete(txn.sessionId);
+        return;
+      }
+      case 'create': {
+        const time = BigInt(txn.timeMs);
+        const node: ZNode = {
+          data: body.data,
+          acl: body.acl,
+          czxid: txn.zxid,
+          mzxid: txn.zxid,
+          pzxid: txn.zxid,
+          ctime: time,
+          mtime: time,
+          version: 0,
+          cversion: 0,
+          aversion: 0,
+          ephemeralOwner: body.ephemeralOwner,
+          children: NO_CHILDREN,
+        };
+        if (this.changes.get(body.path)?.kind === 'node') throw new TreeInvariantError(`create of existing node ${body.path}`);
+        this.changes.set(body.path, { kind: 'node', node });
+        if (ownerKind(body.ephemeralOwner) === 'ephemeral') this.#trackEphemeral(body.path, body.ephemeralOwner);
+        this.#update(parentOf(body.path), { cversion: body.parentCVersion, pzxid: txn.zxid });
+        return;
+      }
+      case 'delete':
+        this.#delete(body.path, txn.zxid);
+        return;
+      case 'setData':
+        this.#update(body.path, { data: body.data, version: body.version, mzxid: txn.zxid, mtime: BigInt(txn.timeMs) });
+        return;
+      case 'setACL':
+        this.#update(body.path, { acl: body.acl, aversion: body.version });
+        return;
+      case 'multi':
+        for (const op of body.ops) this.#apply(txn, op);
+        return;
+      case 'check':
+      case 'error':
+        return;
+    }
+  }
+
+  #delete(path: string, zxid: bigint): void {
+    if (this.changes.get(path)?.kind === 'deleted') throw new TreeInvariantError(`delete of missing node ${path}`);
+    this.changes.set(path, { kind: 'deleted' });
+    const owner = this.#ephemeralOwner.get(path);
+    if (owner !== undefined) {
+      this.#ephemeralOwner.delete(path);
+      this.#ephemerals.get(owner)?.delete(path);
+    }
+    this.#update(parentOf(path), { pzxid: zxid });
+  }
+
+  #update(path: string, fields: Fields): void {
+    const change = this.changes.get(path);
+    if (!change) this.changes.set(path, { kind: 'patch', fields });
+    else if (change.kind === 'patch') Object.assign(change.fields, fields);
+    else if (change.kind === 'node') Object.assign(change.node, fields);
+    else throw new TreeInvariantError(`txn changes deleted node ${path}`);
+  }
+
+  #trackEphemeral(path: string, owner: bigint): void {
+    let paths = this.#ephemerals.get(owner);
+    if (!paths) this.#ephemerals.set(owner, (paths = new Set()));
+    paths.add(path);
+    this.#ephemeralOwner.set(path, owner);
+  }
+}
+
+/** One node of the base: raw bytes to copy when nothing changed it, decoded only when something did. */
+interface BaseEntry {
+  path: string;
+  raw?: Uint8Array;
+  decode(): ZNode;
+}
+
+interface Base {
+  zxid: bigint;
+  sessions: SessionEntry[];
+  /** Ephemeral nodes of the base (read in a first pass, which also verifies the checksum). */
+  ephemerals(): Iterable<[string, bigint]>;
+  entries(): Iterable<BaseEntry>;
+}
+
+/** A snapshot file as a base; refuses a fuzzy one (only a log replay makes that right). */
+function fileBase(file: string): Base {
+  const header = new SnapshotReader(file);
+  header.close();
+  if (!header.exact) throw new SnapshotError(file, 'fuzzy snapshot: cannot merge onto it');
+  function* read(): Generator<Uint8Array> {
+    const reader = new SnapshotReader(file);
+    try {
+      for (let entry = reader.next(); entry; entry = reader.next()) yield entry;
+    } finally {
+      reader.close();
+    }
+  }
+  return {
+    zxid: header.zxid,
+    sessions: header.sessions,
+    *ephemerals() {
+      for (const entry of read()) {
+        const owner = entryOwner(entry);
+        if (ownerKind(owner) === 'ephemeral') yield [entryPath(entry), owner];
+      }
+    },
+    *entries() {
+      for (const raw of read()) yield { path: entryPath(raw), raw, decode: () => decodeEntry(raw).node };
+    },
+  };
+}
+
+/** The tree before the first txn: the base when there is no snapshot yet. */
+function emptyBase(): Base {
+  const tree = new DataTree();
+  return {
+    zxid: 0n,
+    sessions: [],
+    ephemerals: () => [],
+    *entries() {
+      for (const [path, node] of tree.nodes()) yield { path, decode: () => ({ ...node }) };
+    },
+  };
+}
+
+export interface MergeResult {
+  file: string;
+  zxid: bigint;
+  nodes: number;
+  /** The snapshot merged onto (undefined: the empty tree). */
+  base: string | undefined;
+  txns: number;
+}
+
+/**
+ * Writes the exact snapshot at `zxid` (which must be durable in the log): the newest exact snapshot
+ * before it that validates, plus the logged txns after that one. A damaged or fuzzy snapshot is
+ * skipped for the one before it; with none, the log is replayed from the empty tree.
+ */
+export async function mergeSnapshot(options: { dataDir: string; dataLogDir: string; zxid: bigint; onSkip?: (file: string, reason: string) => void }): Promise<MergeResult> {
+  const candidates = (await listByZxid(versionDir(options.dataDir), 'snapshot')).filter((s) => s.zxid <= options.zxid).reverse();
+  for (const candidate of candidates) {
+    try {
+      return await mergeOnto(fileBase(candidate.file), candidate.file, options);
+    } catch (error) {
+      if (!(error instanceof SnapshotError)) throw error;
+      options.onSkip?.(candidate.file, error.message);
+    }
+  }
+  return mergeOnto(emptyBase(), undefined, options);
+}
+
+async function mergeOnto(base: Base, baseFile: string | undefined, options: { dataDir: string; dataLogDir: string; zxid: bigint }): Promise<MergeResult> {
+  if (baseFile && base.zxid === options.zxid) return { file: baseFile, zxid: base.zxid, nodes: -1, base: baseFile, txns: 0 };
+  const delta = new TreeDelta(base.sessions, base.ephemerals());
+  let txns = 0;
+  await readLoggedTxns(
+    options.dataLogDir,
+    base.zxid,
+    (txn) => {
+      delta.apply(txn);
+      txns++;
+    },
+    options.zxid,
+  );
+  const sessions = [...delta.sessions].map(([id, timeoutMs]) => ({ id, timeoutMs }));
+  const writer = new SnapshotFileWriter(options.dataDir, options.zxid, sessions, true);
+  try {
+    const { changes } = delta;
+    for (const entry of base.entries()) {
+      const change = changes.get(entry.path);
+      if (!change) {
+        if (entry.raw) writer.rawEntry(entry.raw);
+        else writer.node(entry.path, entry.decode());
+        continue;
+      }
+      changes.delete(entry.path);
+      if (change.kind === 'node') writer.node(entry.path, change.node);
+      else if (change.kind === 'patch') writer.node(entry.path, Object.assign(entry.decode(), change.fields));
+    }
+    // Nodes the base did not have, parents first: a parent is created before its child, and within
+    // one multi txn (same zxid) a parent's path is the shorter.
+    const created: [string, ZNode][] = [];
+    for (const [path, change] of changes) {
+      if (change.kind === 'node') created.push([path, change.node]);
+      else if (change.kind === 'patch') throw new TreeInvariantError(`txns change ${path}, which the snapshot at 0x${zxidHex(base.zxid)} does not have`);
+    }
+    created.sort(([pa, a], [pb, b]) => (a.czxid < b.czxid ? -1 : a.czxid > b.czxid ? 1 : pa.length - pb.length));
+    for (const [path, node] of created) writer.node(path, node);
+    const written = writer.finish();
+    return { ...written, base: baseFile, txns };
+  } catch (error) {
+    writer.abort();
+    throw error;
+  }
+}

@@ -1,0 +1,200 @@
+/**
+ * Snapshot merge: the newest exact snapshot plus the logged txns after it must give exactly the tree
+ * a live server has at that zxid, whatever the history (creates, deletes, re-creates, ephemerals
+ * and their sessions closing, multi, ACLs, containers, TTL nodes), and recovery from the merged
+ * snapshots must give the live tree.
+ */
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import fc from 'fast-check';
+import pino from 'pino';
+import { afterAll, describe, expect, it } from 'vitest';
+import { parentOf } from '../src/core/path.js';
+import { CONTAINER_OWNER, TTL_OWNER_BASE } from '../src/core/txn.js';
+import { recover } from '../src/persistence/recovery.js';
+import { readSnapshot, writeSnapshot } from '../src/persistence/snapshot.js';
+import { mergeSnapshot } from '../src/persistence/snapshotMerge.js';
+import { TxnLog } from '../src/persistence/txnLog.js';
+import { Workload, treeState, utf8, variedWorkload } from './workload.js';
+
+const dirs: string[] = [];
+async function tempDir(): Promise<string> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'corral-merge-'));
+  dirs.push(dir);
+  return dir;
+}
+afterAll(async () => {
+  for (const dir of dirs) await rm(dir, { recursive: true, force: true });
+});
+
+const silent = pino({ level: 'silent' });
+
+/** A workload whose every txn is also appended to a real txn log in `dir`. */
+async function loggedWorkload(dir: string): Promise<{ w: Workload; log: TxnLog; sync: () => Promise<void> }> {
+  const log = new TxnLog({ dir, preallocateBytes: 64 * 1024, forceSync: false, maxSegmentBytes: 1 << 30 });
+  await log.init();
+  const w = new Workload();
+  let logged = 0;
+  const sync = async () => {
+    for (; logged < w.txns.length; logged++) log.append(w.txns[logged]!);
+    await log.flush();
+  };
+  return { w, log, sync };
+}
+
+const SESSIONS = [0x100n, 0x200n, 0x300n];
+
+/**
+ * Turns a list of numbers into valid txns: every number picks an operation and its target among the
+ * nodes that exist, so shrinking keeps histories valid.
+ */
+function play(w: Workload, codes: number[], open: Set<bigint>): void {
+  const live = () => [...w.tree.nodes()].map(([p]) => p).filter((p) => !p.startsWith('/zookeeper') && p !== '/');
+  for (const code of codes) {
+    const nodes = live();
+    const pick = nodes[code % Math.max(1, nodes.length)];
+    const session = SESSIONS[code % SESSIONS.length]!;
+    switch (code % 11) {
+      case 0:
+      case 1: {
+        // A child under a random persistent node (or the root); ephemerals cannot have children.
+        const parent = pick && w.tree.get(pick)!.ephemeralOwner === 0n ? pick : '/';
+        const name = `${parent === '/' ? '' : parent}/n${w.counter}`;
+        const owner = code % 3 === 0 && open.has(session) ? session : code % 7 === 0 ? CONTAINER_OWNER : code % 13 === 0 ? TTL_OWNER_BASE | 60000n : 0n;
+        w.create(name, code % 5 === 0 ? null : utf8(`v${code}`), owner, owner === session ? session : 1n);
+        break;
+      }
+      case 2:
+        if (pick && w.tree.get(pick)!.children.size === 0) w.delete(pick, w.tree.get(pick)!.ephemeralOwner || 1n);
+        break;
+      case 3:
+        if (pick) w.setData(pick, code % 4 === 0 ? null : utf8(`set-${w.counter}`));
+        break;
+      case 4:
+        if (pick) w.setACL(pick, [{ perms: 1 + (code % 31), id: { scheme: 'world', id: 'anyone' } }]);
+        break;
+      case 5:
+        if (open.has(session)) {
+          w.apply(session, { type: 'closeSession' });
+          open.delete(session);
+        } else {
+          w.apply(session, { type: 'createSession', timeoutMs: 4000 + (code % 1000) });
+          open.add(session);
+        }
+        break;
+      case 6: {
+        // Parent and child in one multi txn (same zxid).
+        const parent = `/m${w.counter}`;
+        w.apply(1n, { type: 'multi', ops: [w.createBody(parent, utf8('p')), { type: 'create', path: `${parent}/c`, data: null, acl: [], ephemeralOwner: 0n, parentCVersion: 1, op: 'create' }] });
+        break;
+      }
+      case 7:
+        // Delete and re-create the same path: the node keeps its place but is new.
+        if (pick && w.tree.get(pick)!.children.size === 0 && w.tree.get(pick)!.ephemeralOwner === 0n) {
+          w.delete(pick);
+          w.create(pick, utf8(`again-${w.counter}`));
+        }
+        break;
+      case 8:
+        w.apply(1n, { type: 'error', err: -101 });
+        break;
+      case 9:
+        if (pick && parentOf(pick) !== '/' && w.tree.get(pick)!.children.size === 0) {
+          w.apply(1n, { type: 'multi', ops: [{ type: 'check', path: pick }, { type: 'setData', path: pick, data: utf8('mm'), version: w.tree.get(pick)!.version + 1 }, { type: 'delete', path: pick }] });
+        }
+        break;
+      default:
+        break;
+    }
+  }
+}
+
+describe('mergeSnapshot', () => {
+  it('merged snapshots are exactly the live tree at their zxid, and recovery from them gives the live tree (random histories)', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.array(fc.nat({ max: 1_000_000 }), { minLength: 1, maxLength: 60 }), { minLength: 1, maxLength: 6 }), async (rounds) => {
+        const dir = await tempDir();
+        const { w, log, sync } = await loggedWorkload(dir);
+        const open = new Set<bigint>();
+        for (const codes of rounds) {
+          play(w, codes, open);
+          await sync();
+          if (w.tree.lastZxid === 0n) continue;
+          log.roll();
+          const merged = await mergeSnapshot({ dataDir: dir, dataLogDir: dir, zxid: w.tree.lastZxid });
+          const loaded = await readSnapshot(merged.file);
+          expect(loaded.exact).toBe(true);
+          expect(loaded.zxid).toBe(w.tree.lastZxid);
+          expect(loaded.tree.digest()).toBe(w.tree.digest());
+          expect(new Set(loaded.sessions.map((s) => s.id))).toEqual(open);
+        }
+        await log.close();
+        const recovered = await recover({ dataDir: dir, dataLogDir: dir, log: silent });
+        expect(treeState(recovered.tree)).toEqual(treeState(w.tree));
+        await rm(dir, { recursive: true, force: true });
+      }),
+      { numRuns: 40 },
+    );
+  }, 120_000);
+
+  it('copies unchanged nodes byte for byte and leaves the base untouched; the varied workload merges exactly', async () => {
+    const dir = await tempDir();
+    const { w, log, sync } = await loggedWorkload(dir);
+    const reference = variedWorkload();
+    for (const txn of reference.txns) w.apply(txn.sessionId, txn.body);
+    await sync();
+    log.roll();
+    const first = await mergeSnapshot({ dataDir: dir, dataLogDir: dir, zxid: w.tree.lastZxid });
+    expect(first.base).toBeUndefined();
+    const before = await readFile(first.file);
+    w.setData('/app/config', utf8('{"x":3}'));
+    w.create('/app/late', null, 0x100n, 0x100n);
+    w.apply(0x100n, { type: 'closeSession' });
+    await sync();
+    log.roll();
+    const second = await mergeSnapshot({ dataDir: dir, dataLogDir: dir, zxid: w.tree.lastZxid });
+    expect(second.base).toBe(first.file);
+    expect(second.txns).toBe(3);
+    expect(await readFile(first.file)).toEqual(before);
+    const loaded = await readSnapshot(second.file);
+    expect(treeState(loaded.tree)).toEqual({ ...treeState(w.tree), lastZxid: w.tree.lastZxid });
+    expect(loaded.tree.get('/app/lock')).toBeUndefined(); // the closed session's ephemeral went with it
+    await log.close();
+  });
+
+  it('skips a damaged newest snapshot and a fuzzy one for an older exact base (or the empty tree)', async () => {
+    const dir = await tempDir();
+    const { w, log, sync } = await loggedWorkload(dir);
+    for (let i = 0; i < 50; i++) w.create(`/a${i}`, utf8(`${i}`));
+    await sync();
+    log.roll();
+    const exact = await mergeSnapshot({ dataDir: dir, dataLogDir: dir, zxid: w.tree.lastZxid });
+    for (let i = 0; i < 20; i++) w.setData(`/a${i}`, utf8(`changed ${i}`));
+    await sync();
+    log.roll();
+    const damaged = await mergeSnapshot({ dataDir: dir, dataLogDir: dir, zxid: w.tree.lastZxid });
+    const bytes = await readFile(damaged.file);
+    bytes[bytes.length - 30] ^= 0xff;
+    await writeFile(damaged.file, bytes);
+    for (let i = 0; i < 10; i++) w.delete(`/a${i + 40}`);
+    await sync();
+    log.roll();
+    const fuzzy = await writeSnapshot(dir, w.tree, []);
+    w.create('/after-fuzzy');
+    await sync();
+    const skipped: string[] = [];
+    const merged = await mergeSnapshot({ dataDir: dir, dataLogDir: dir, zxid: w.tree.lastZxid, onSkip: (file) => skipped.push(file) });
+    expect(skipped).toEqual([fuzzy.file, damaged.file]);
+    expect(merged.base).toBe(exact.file);
+    expect((await readSnapshot(merged.file)).tree.digest()).toBe(w.tree.digest());
+    // With no usable snapshot at all, the whole log from the first txn rebuilds it.
+    for (const file of [exact.file, merged.file]) await writeFile(file, 'garbage');
+    w.create('/after-garbage');
+    await sync();
+    const fromEmpty = await mergeSnapshot({ dataDir: dir, dataLogDir: dir, zxid: w.tree.lastZxid });
+    expect(fromEmpty.base).toBeUndefined();
+    expect((await readSnapshot(fromEmpty.file)).tree.digest()).toBe(w.tree.digest());
+    await log.close();
+  });
+});

@@ -67,7 +67,8 @@ export class SnapshotFileWriter {
   /** One record object reused for every node: a million nodes should not mean a million temporaries. */
   readonly #scratch: Infer<typeof SnapshotNode> = { path: '/', data: null, acl: [], czxid: 0n, mzxid: 0n, pzxid: 0n, ctime: 0n, mtime: 0n, version: 0, cversion: 0, aversion: 0, ephemeralOwner: 0n };
 
-  constructor(dataDir: string, readonly zxid: bigint, sessions: readonly SessionEntry[], exact: boolean) {
+  /** `exact`: the snapshot is the tree exactly at zxid, whose ephemeral nodes are these (path, owner). */
+  constructor(dataDir: string, readonly zxid: bigint, sessions: readonly SessionEntry[], exact?: { ephemerals: Iterable<[string, bigint]> }) {
     this.file = path.join(versionDir(dataDir), `snapshot.${zxidHex(zxid)}`);
     this.#tmp = `${this.file}.tmp`;
     this.#fd = openSync(this.#tmp, 'w');
@@ -79,6 +80,18 @@ export class SnapshotFileWriter {
     for (const s of sessions) {
       w.long(s.id);
       w.int(s.timeoutMs);
+      this.#emit(false);
+    }
+    if (exact) {
+      const countAt = w.length;
+      let count = 0;
+      w.int(0);
+      for (const [ephemeralPath, owner] of exact.ephemerals) {
+        w.long(owner);
+        w.ustring(ephemeralPath);
+        count++;
+      }
+      w.patchInt(countAt, count);
       this.#emit(false);
     }
   }
@@ -115,10 +128,10 @@ export class SnapshotFileWriter {
     this.#emit(false);
   }
 
-  /** An entry copied as it was read from another snapshot (its bytes without the length prefix). */
-  rawEntry(entry: Uint8Array): void {
-    this.#w.int(entry.length);
-    this.#w.raw(entry);
+  /** An entry copied as it was read from another snapshot: bytes [start, end) of `source`, without the length prefix. */
+  rawEntry(source: Uint8Array, start: number, end: number): void {
+    this.#w.int(end - start);
+    this.#w.raw(source.subarray(start, end));
     this.#nodes++;
     this.#emit(false);
   }
@@ -178,7 +191,10 @@ function syncDirSync(dir: string): void {
  */
 export async function writeSnapshot(dataDir: string, tree: DataTree, sessions: SessionEntry[], options: { exact?: boolean } = {}): Promise<{ file: string; zxid: bigint; nodes: number }> {
   const exact = options.exact ?? false;
-  const writer = new SnapshotFileWriter(dataDir, tree.lastZxid, sessions, exact);
+  const ephemerals = function* () {
+    for (const [owner, paths] of tree.ephemeralSessions()) for (const p of paths) yield [p, owner] as [string, bigint];
+  };
+  const writer = new SnapshotFileWriter(dataDir, tree.lastZxid, sessions, exact ? { ephemerals: ephemerals() } : undefined);
   try {
     for (const [nodePath, node] of tree.nodes()) {
       const before = writer.buffered;
@@ -212,13 +228,18 @@ export class SnapshotReader {
   readonly zxid: bigint;
   readonly exact: boolean;
   readonly sessions: SessionEntry[] = [];
+  /** Exact snapshots list their ephemeral nodes (path, owner) up front: a merge needs them before the entries. */
+  readonly ephemerals: [string, bigint][] = [];
+  /** After nextEntry(): the entry is bytes [entryStart, entryEnd) of `buffer` (valid until the next call). */
+  buffer: Buffer = Buffer.alloc(0);
+  entryStart = 0;
+  entryEnd = 0;
   readonly #file: string;
   readonly #fd: number;
   readonly #bodyEnd: number;
   #checksum = 0;
   #fileRead = 0;
-  #buf: Uint8Array = new Uint8Array(0);
-  #view = new DataView(this.#buf.buffer);
+  #view: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(0));
   #pos = 0;
   #done = false;
 
@@ -238,6 +259,18 @@ export class SnapshotReader {
       const sessionCount = this.#int();
       if (sessionCount < 0) throw new SnapshotError(file, `bad session count ${sessionCount}`);
       for (let i = 0; i < sessionCount; i++) this.sessions.push({ id: BigInt.asUintN(64, this.#long()), timeoutMs: this.#int() });
+      if (this.exact) {
+        const ephemeralCount = this.#int();
+        if (ephemeralCount < 0) throw new SnapshotError(file, `bad ephemeral count ${ephemeralCount}`);
+        for (let i = 0; i < ephemeralCount; i++) {
+          const owner = BigInt.asUintN(64, this.#long());
+          const length = this.#int();
+          if (length < 0 || length > 64 * 1024) throw new SnapshotError(file, `bad ephemeral path length ${length}`);
+          this.#ensure(length);
+          this.ephemerals.push([this.buffer.toString('utf8', this.#pos, this.#pos + length), owner]);
+          this.#pos += length;
+        }
+      }
     } catch (error) {
       closeSync(this.#fd);
       throw error;
@@ -246,22 +279,29 @@ export class SnapshotReader {
 
   /** File offset of the next unread byte (of the current entry's length prefix, between entries). */
   get offset(): number {
-    return this.#fileRead - (this.#buf.length - this.#pos);
+    return this.#fileRead - (this.buffer.length - this.#pos);
   }
 
-  next(): Uint8Array | undefined {
-    if (this.#done) return undefined;
+  /** Moves to the next entry (see buffer, entryStart, entryEnd); false after the last, once the checksum is verified. */
+  nextEntry(): boolean {
+    if (this.#done) return false;
     const offset = this.offset;
     const length = this.#int();
     if (length === 0) {
       this.#finish();
-      return undefined;
+      return false;
     }
     if (length < 0 || length > 64 * 1024 * 1024) throw new SnapshotError(this.#file, `bad node length ${length} at byte ${offset}`);
     this.#ensure(length);
-    const entry = this.#buf.subarray(this.#pos, this.#pos + length);
+    this.entryStart = this.#pos;
+    this.entryEnd = this.#pos + length;
     this.#pos += length;
-    return entry;
+    return true;
+  }
+
+  /** The next entry's bytes (a view, valid until the next call), or undefined after the last. */
+  next(): Uint8Array | undefined {
+    return this.nextEntry() ? this.buffer.subarray(this.entryStart, this.entryEnd) : undefined;
   }
 
   close(): void {
@@ -280,8 +320,8 @@ export class SnapshotReader {
 
   /** Makes `count` unread bytes available at #pos, reading whole chunks. */
   #ensure(count: number): void {
-    if (this.#buf.length - this.#pos >= count) return;
-    const rest = this.#buf.subarray(this.#pos);
+    if (this.buffer.length - this.#pos >= count) return;
+    const rest = this.buffer.subarray(this.#pos);
     const wanted = Math.max(READ_BYTES, count);
     const next = Buffer.allocUnsafe(rest.length + Math.min(wanted, Math.max(0, this.#bodyEnd - this.#fileRead)));
     next.set(rest, 0);
@@ -293,10 +333,10 @@ export class SnapshotReader {
       filled += bytesRead;
       this.#fileRead += bytesRead;
     }
-    this.#buf = next.subarray(0, filled);
-    this.#view = new DataView(this.#buf.buffer, this.#buf.byteOffset, this.#buf.byteLength);
+    this.buffer = next.subarray(0, filled);
+    this.#view = new DataView(this.buffer.buffer, this.buffer.byteOffset, this.buffer.byteLength);
     this.#pos = 0;
-    if (this.#buf.length < count) throw new SnapshotError(this.#file, `truncated at byte ${this.#fileRead}`);
+    if (this.buffer.length < count) throw new SnapshotError(this.#file, `truncated at byte ${this.#fileRead}`);
   }
 
   #int(): number {
@@ -312,18 +352,11 @@ export class SnapshotReader {
   }
 }
 
-/** The path of a raw snapshot entry (its first field) without decoding the rest. */
-export function entryPath(entry: Uint8Array): string {
-  const view = new DataView(entry.buffer, entry.byteOffset, entry.byteLength);
-  const length = view.getInt32(0);
-  if (length < 0 || 4 + length > entry.length) throw new DecodeError(`bad path length ${length} in a snapshot entry`);
-  return Buffer.from(entry.buffer, entry.byteOffset + 4, length).toString('utf8');
-}
-
-/** The stored owner word of a raw snapshot entry (its last field), unsigned as the tree keeps it. */
-export function entryOwner(entry: Uint8Array): bigint {
-  if (entry.length < 8) throw new DecodeError('snapshot entry too short');
-  return new DataView(entry.buffer, entry.byteOffset, entry.byteLength).getBigUint64(entry.length - 8);
+/** The path of the raw snapshot entry at bytes [start, end) of `bytes` (its first field), without decoding the rest. */
+export function entryPath(bytes: Buffer, start: number, end: number): string {
+  const length = bytes.readInt32BE(start);
+  if (length < 0 || start + 4 + length > end) throw new DecodeError(`bad path length ${length} in a snapshot entry`);
+  return bytes.toString('utf8', start + 4, start + 4 + length);
 }
 
 /** Decodes one raw entry into the node it describes. */

@@ -3,7 +3,7 @@ import { parentOf } from '../core/path.js';
 import { ownerKind, type Txn, type TxnBody } from '../core/txn.js';
 import { listByZxid, versionDir, zxidHex } from './files.js';
 import { readLoggedTxns } from './logReader.js';
-import { SnapshotError, SnapshotFileWriter, SnapshotReader, decodeEntry, entryOwner, entryPath, type SessionEntry } from './snapshot.js';
+import { SnapshotError, SnapshotFileWriter, SnapshotReader, decodeEntry, entryPath, type SessionEntry } from './snapshot.js';
 
 /**
  * Snapshots without the live tree: the newest exact snapshot plus the logged txns after it give the
@@ -107,6 +107,11 @@ export class TreeDelta {
     else throw new TreeInvariantError(`txn changes deleted node ${path}`);
   }
 
+  /** Ephemeral nodes after the txns applied so far: (path, owner). */
+  *ephemeralNodes(): Generator<[string, bigint]> {
+    yield* this.#ephemeralOwner;
+  }
+
   #trackEphemeral(path: string, owner: bigint): void {
     let paths = this.#ephemerals.get(owner);
     if (!paths) this.#ephemerals.set(owner, (paths = new Set()));
@@ -115,46 +120,34 @@ export class TreeDelta {
   }
 }
 
-/** One node of the base: raw bytes to copy when nothing changed it, decoded only when something did. */
-interface BaseEntry {
-  path: string;
-  raw?: Uint8Array;
-  decode(): ZNode;
-}
-
+/**
+ * Where a merge starts: a snapshot file (unchanged entries are copied byte for byte), or the empty
+ * tree. `forEach` hands over each node's path with a way to copy it as it is or to decode it.
+ */
 interface Base {
   zxid: bigint;
-  sessions: SessionEntry[];
-  /** Ephemeral nodes of the base (read in a first pass, which also verifies the checksum). */
-  ephemerals(): Iterable<[string, bigint]>;
-  entries(): Iterable<BaseEntry>;
+  sessions: readonly SessionEntry[];
+  ephemerals: Iterable<[string, bigint]>;
+  forEach(visit: (path: string, copy: () => void, decode: () => ZNode) => void, writer: SnapshotFileWriter): void;
 }
 
 /** A snapshot file as a base; refuses a fuzzy one (only a log replay makes that right). */
-function fileBase(file: string): Base {
-  const header = new SnapshotReader(file);
-  header.close();
-  if (!header.exact) throw new SnapshotError(file, 'fuzzy snapshot: cannot merge onto it');
-  function* read(): Generator<Uint8Array> {
-    const reader = new SnapshotReader(file);
-    try {
-      for (let entry = reader.next(); entry; entry = reader.next()) yield entry;
-    } finally {
-      reader.close();
-    }
+function fileBase(file: string): Base & { close(): void } {
+  const reader = new SnapshotReader(file);
+  if (!reader.exact) {
+    reader.close();
+    throw new SnapshotError(file, 'fuzzy snapshot: cannot merge onto it');
   }
   return {
-    zxid: header.zxid,
-    sessions: header.sessions,
-    *ephemerals() {
-      for (const entry of read()) {
-        const owner = entryOwner(entry);
-        if (ownerKind(owner) === 'ephemeral') yield [entryPath(entry), owner];
-      }
+    zxid: reader.zxid,
+    sessions: reader.sessions,
+    ephemerals: reader.ephemerals,
+    forEach(visit, writer) {
+      const copy = () => writer.rawEntry(reader.buffer, reader.entryStart, reader.entryEnd);
+      const decode = () => decodeEntry(reader.buffer.subarray(reader.entryStart, reader.entryEnd)).node;
+      while (reader.nextEntry()) visit(entryPath(reader.buffer, reader.entryStart, reader.entryEnd), copy, decode);
     },
-    *entries() {
-      for (const raw of read()) yield { path: entryPath(raw), raw, decode: () => decodeEntry(raw).node };
-    },
+    close: () => reader.close(),
   };
 }
 
@@ -164,9 +157,9 @@ function emptyBase(): Base {
   return {
     zxid: 0n,
     sessions: [],
-    ephemerals: () => [],
-    *entries() {
-      for (const [path, node] of tree.nodes()) yield { path, decode: () => ({ ...node }) };
+    ephemerals: [],
+    forEach(visit, writer) {
+      for (const [path, node] of tree.nodes()) visit(path, () => writer.node(path, node), () => ({ ...node }));
     },
   };
 }
@@ -189,7 +182,12 @@ export async function mergeSnapshot(options: { dataDir: string; dataLogDir: stri
   const candidates = (await listByZxid(versionDir(options.dataDir), 'snapshot')).filter((s) => s.zxid <= options.zxid).reverse();
   for (const candidate of candidates) {
     try {
-      return await mergeOnto(fileBase(candidate.file), candidate.file, options);
+      const base = fileBase(candidate.file);
+      try {
+        return await mergeOnto(base, candidate.file, options);
+      } finally {
+        base.close();
+      }
     } catch (error) {
       if (!(error instanceof SnapshotError)) throw error;
       options.onSkip?.(candidate.file, error.message);
@@ -200,7 +198,7 @@ export async function mergeSnapshot(options: { dataDir: string; dataLogDir: stri
 
 async function mergeOnto(base: Base, baseFile: string | undefined, options: { dataDir: string; dataLogDir: string; zxid: bigint }): Promise<MergeResult> {
   if (baseFile && base.zxid === options.zxid) return { file: baseFile, zxid: base.zxid, nodes: -1, base: baseFile, txns: 0 };
-  const delta = new TreeDelta(base.sessions, base.ephemerals());
+  const delta = new TreeDelta(base.sessions, base.ephemerals);
   let txns = 0;
   await readLoggedTxns(
     options.dataLogDir,
@@ -212,20 +210,16 @@ async function mergeOnto(base: Base, baseFile: string | undefined, options: { da
     options.zxid,
   );
   const sessions = [...delta.sessions].map(([id, timeoutMs]) => ({ id, timeoutMs }));
-  const writer = new SnapshotFileWriter(options.dataDir, options.zxid, sessions, true);
+  const writer = new SnapshotFileWriter(options.dataDir, options.zxid, sessions, { ephemerals: delta.ephemeralNodes() });
   try {
     const { changes } = delta;
-    for (const entry of base.entries()) {
-      const change = changes.get(entry.path);
-      if (!change) {
-        if (entry.raw) writer.rawEntry(entry.raw);
-        else writer.node(entry.path, entry.decode());
-        continue;
-      }
-      changes.delete(entry.path);
-      if (change.kind === 'node') writer.node(entry.path, change.node);
-      else if (change.kind === 'patch') writer.node(entry.path, Object.assign(entry.decode(), change.fields));
-    }
+    base.forEach((path, copy, decode) => {
+      const change = changes.get(path);
+      if (!change) return copy();
+      changes.delete(path);
+      if (change.kind === 'node') writer.node(path, change.node);
+      else if (change.kind === 'patch') writer.node(path, Object.assign(decode(), change.fields));
+    }, writer);
     // Nodes the base did not have, parents first: a parent is created before its child, and within
     // one multi txn (same zxid) a parent's path is the shorter.
     const created: [string, ZNode][] = [];

@@ -18,45 +18,40 @@ function workerScript(): string {
   return fileURLToPath(here.pathname.endsWith('.ts') ? new URL('../../dist/snapshotWorker.js', here) : new URL('./snapshotWorker.js', here));
 }
 
-/** The snapshot worker thread, started at the first snapshot; one merge at a time. */
+/**
+ * Runs each merge in a worker thread of its own: started per snapshot (a few ms, every few seconds
+ * at most) and gone afterwards, so its heap is returned instead of idling beside the tree.
+ */
 export class Snapshotter {
   #worker: Worker | undefined;
-  #pending: ((reply: MergeReply) => void) | undefined;
 
   get busy(): boolean {
-    return this.#pending !== undefined;
+    return this.#worker !== undefined;
   }
 
   merge(request: MergeRequest): Promise<MergeReply> {
-    if (this.#pending) return Promise.reject(new Error('a snapshot merge is already running'));
-    const worker = this.#worker ?? this.#start();
-    return new Promise<MergeReply>((resolve) => {
-      this.#pending = resolve;
-      worker.postMessage(request);
-    });
-  }
-
-  #start(): Worker {
-    const worker = new Worker(workerScript());
+    if (this.#worker) return Promise.reject(new Error('a snapshot merge is already running'));
+    // Small young generation: what a merge allocates is short-lived or its result, and RSS counts.
+    const worker = new Worker(workerScript(), { workerData: request, resourceLimits: { maxYoungGenerationSizeMb: 8 } });
+    this.#worker = worker;
     // The worker must not keep a stopping server alive.
     worker.unref();
-    worker.on('message', (reply: MergeReply) => this.#settle(reply));
-    worker.on('error', (error) => this.#settle({ ok: false, error: `snapshot worker failed: ${error.message}`, skipped: [] }));
-    worker.on('exit', (code) => {
-      this.#worker = undefined;
-      this.#settle({ ok: false, error: `snapshot worker exited with code ${code}`, skipped: [] });
+    return new Promise<MergeReply>((resolve) => {
+      let reply: MergeReply | undefined;
+      worker.once('message', (message: MergeReply) => {
+        reply = message;
+      });
+      worker.once('error', (error) => {
+        reply ??= { ok: false, error: `snapshot worker failed: ${error.message}`, skipped: [] };
+      });
+      worker.once('exit', (code) => {
+        if (this.#worker === worker) this.#worker = undefined;
+        resolve(reply ?? { ok: false, error: `snapshot worker exited with code ${code}`, skipped: [] });
+      });
     });
-    this.#worker = worker;
-    return worker;
   }
 
-  #settle(reply: MergeReply): void {
-    const pending = this.#pending;
-    this.#pending = undefined;
-    pending?.(reply);
-  }
-
-  /** Stops the worker; a merge cut short leaves only a temp file, which recovery removes. */
+  /** Stops a merge in progress; it leaves only a temp file, which recovery removes. */
   async close(): Promise<void> {
     const worker = this.#worker;
     this.#worker = undefined;

@@ -59,6 +59,8 @@ export function hasPermission(acl: readonly ACL[], identities: readonly Identity
 /** Validates a create/setACL ACL list and expands `auth` entries; returns undefined for INVALIDACL. */
 export function fixupAcl(acl: readonly ACL[], identities: readonly Identity[]): ACL[] | undefined {
   if (acl.length === 0) return undefined;
+  // The common case (one explicit entry, e.g. world:anyone) needs no copy.
+  if (acl.length === 1 && acl[0]!.id.scheme !== 'auth') return isValidId(acl[0]!.id) ? (acl as ACL[]) : undefined;
   // ZooKeeper removes duplicate entries before expanding `auth`, so an expansion may repeat an explicit entry.
   const unique: ACL[] = [];
   for (const entry of acl) {

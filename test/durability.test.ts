@@ -2,8 +2,9 @@
  * Durability of a real `corral server` process: SIGKILL under a concurrent write load, clean restarts,
  * torn and corrupt txn logs, snapshots with purging, and the `corral log|snapshot dump` tools.
  */
-import { open, readFile, readdir, writeFile } from 'node:fs/promises';
+import { open, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import pino from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   Create2Response,
@@ -25,7 +26,7 @@ import {
   type Codec,
   type MultiOp,
 } from '@corral/protocol';
-import { DataTree, scanSegment, type Txn } from '../packages/server/src/index.js';
+import { DataTree, readSnapshot, recover, scanSegment, writeSnapshot, type Txn } from '../packages/server/src/index.js';
 import {
   RawClient,
   corralCliPath,
@@ -577,5 +578,55 @@ describe('snapshots and purging', () => {
     const loaded = records.find((r) => r.msg === 'loaded snapshot');
     expect(loaded?.file).not.toBe(newest.file);
     await server.stop();
+  });
+
+  it('a fuzzy snapshot from an older Corral is replaced by an exact one at start, and the worker merges onto it', async () => {
+    let server = track(await startCorral({ settings: { snapCount: 100 } }));
+    let zk = await Zk.connect(server, 20000);
+    ok(await zk.create('/f', 'root'), 'create');
+    for (let i = 0; i < 150; i++) ok(await zk.create(`/f/n${i}`, `v${i}`), `create ${i}`);
+    await zk.close();
+    const before = await hash(server);
+    await server.stop();
+    // Rewrite the data directory as an older Corral left it: one fuzzy (version 1) snapshot, the whole log.
+    const quiet = pino({ level: 'silent' });
+    const state = await recover({ dataDir: server.dataDir, dataLogDir: server.dataDir, log: quiet });
+    for (const { file } of await filesNamed(server, 'snapshot')) await rm(file);
+    const fuzzy = await writeSnapshot(server.dataDir, state.tree, state.sessions);
+    expect((await readSnapshot(fuzzy.file)).exact).toBe(false);
+
+    server = track(await restartCorral(server));
+    expect(await hash(server)).toEqual(before);
+    const migrated = logRecords(server).find((r) => r.msg === 'wrote an exact snapshot to merge later snapshots onto');
+    expect(migrated).toMatchObject({ file: fuzzy.file });
+    expect((await readSnapshot(fuzzy.file)).exact).toBe(true);
+    zk = await Zk.connect(server, 20000);
+    for (let i = 0; i < 300 && !logRecords(server).some((r) => r.msg === 'snapshot written'); i++) ok(await zk.setData('/f', `set ${i}`), `set ${i}`);
+    await zk.close();
+    const deadline = Date.now() + 10_000;
+    while (!logRecords(server).some((r) => r.msg === 'snapshot written') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(logRecords(server).find((r) => r.msg === 'snapshot written')).toMatchObject({ base: fuzzy.file });
+  });
+
+  it('a merge that cannot read the log (a segment removed under it) is logged, and the server keeps serving writes', async () => {
+    const server = track(await startCorral({ settings: { snapCount: 100 } }));
+    const zk = await Zk.connect(server, 20000);
+    ok(await zk.create('/g', 'root'), 'create');
+    const snapshotsWritten = () => logRecords(server).filter((r) => r.msg === 'snapshot written').length;
+    for (let i = 0; i < 400 && snapshotsWritten() === 0; i++) ok(await zk.setData('/g', `a${i}`), `set ${i}`);
+    const deadline = Date.now() + 10_000;
+    while (snapshotsWritten() === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(snapshotsWritten()).toBe(1);
+    // The segment after the snapshot is what the next merge needs: take it away.
+    const snapshot = (await filesNamed(server, 'snapshot')).at(-1)!;
+    const needed = (await filesNamed(server, 'log')).filter((l) => l.zxid <= snapshot.zxid + 1n).at(-1)!;
+    await rm(needed.file);
+    const failed = () => logRecords(server).filter((r) => r.msg === 'snapshot failed; will retry at the next threshold');
+    for (let i = 0; i < 400 && failed().length === 0; i++) ok(await zk.setData('/g', `b${i}`), `set ${i}`);
+    while (failed().length === 0 && Date.now() < deadline + 10_000) await new Promise((r) => setTimeout(r, 50));
+    expect(String(failed()[0]?.err)).toMatch(/RecoveryError: .*gap in the txn log|txn log ends/);
+    ok(await zk.setData('/g', 'still serving'), 'set after the failed merge');
+    expect(snapshotsWritten()).toBe(1);
+    await zk.close();
   });
 });

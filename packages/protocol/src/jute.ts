@@ -70,7 +70,23 @@ export class JuteWriter {
     if (value === null) return this.int(-1);
     // Encode straight into our buffer (no temporary array): UTF-8 takes at most 3 bytes per UTF-16 unit.
     this.#ensure(4 + value.length * 3);
-    const { written } = utf8.encodeInto(value, this.#bytes.subarray(this.#pos + 4));
+    const bytes = this.#bytes;
+    const start = this.#pos + 4;
+    // Short ASCII strings (paths, mostly) byte by byte: no view object per string.
+    if (value.length <= 64) {
+      let i = 0;
+      for (; i < value.length; i++) {
+        const unit = value.charCodeAt(i);
+        if (unit >= 0x80) break;
+        bytes[start + i] = unit;
+      }
+      if (i === value.length) {
+        this.#view.setInt32(this.#pos, i);
+        this.#pos = start + i;
+        return;
+      }
+    }
+    const { written } = utf8.encodeInto(value, bytes.subarray(start));
     this.#view.setInt32(this.#pos, written);
     this.#pos += 4 + written;
   }

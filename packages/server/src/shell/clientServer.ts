@@ -19,7 +19,8 @@ interface Client {
   /** Until the first 4 bytes are in we cannot tell a four-letter word from a frame length. */
   sniffing: boolean;
   sniffed: Buffer;
-  corked: boolean;
+  /** Replies produced this turn, written together when the turn ends. */
+  unsent: Uint8Array[];
   paused: boolean;
   /** Frames read but not yet handed to the core because the connection is throttled; next at backlogHead. */
   backlog: Uint8Array[];
@@ -29,7 +30,7 @@ interface Client {
 /**
  * The standalone server's shell: sockets and timers around the pure ServerCore. It executes the
  * core's actions in order; replies produced in one turn of the event loop leave in one write per
- * socket (cork/uncork), since a write per message caps throughput at a fraction of what coalescing gives.
+ * socket, since a write per message caps throughput at a fraction of what coalescing gives.
  */
 export class ClientServer {
   readonly core: ServerCore;
@@ -140,7 +141,7 @@ export class ClientServer {
       frames: new FrameReader({ maxFrameLength: this.#config.juteMaxBuffer }),
       sniffing: true,
       sniffed: Buffer.alloc(0),
-      corked: false,
+      unsent: [],
       paused: false,
       backlog: [],
       backlogHead: 0,
@@ -238,6 +239,8 @@ export class ClientServer {
           const client = this.#clients.get(action.conn);
           if (!client) break;
           this.#log[action.level]({ conn: action.conn, ip: client.ip }, action.reason);
+          // Replies queued before the close still go out, then the FIN.
+          this.#flushClient(client);
           client.socket.end();
           // A peer that never reads must not keep the socket (and our buffers) alive.
           setTimeout(() => client.socket.destroy(), 1000).unref();
@@ -251,15 +254,36 @@ export class ClientServer {
     const client = this.#clients.get(conn);
     if (!client || client.socket.destroyed || client.socket.writableEnded) return;
     this.#facts.packetsSent++;
-    if (!client.corked) {
-      client.corked = true;
-      client.socket.cork();
-      process.nextTick(() => {
-        client.corked = false;
-        client.socket.uncork();
-      });
+    if (client.unsent.length === 0) {
+      this.#unflushed.push(client);
+      if (this.#unflushed.length === 1) process.nextTick(this.#flushAll);
     }
-    client.socket.write(bytes);
+    client.unsent.push(bytes);
+  }
+
+  /** Clients with replies queued this turn; flushed once, when the turn's work is done. */
+  #unflushed: Client[] = [];
+
+  readonly #flushAll = (): void => {
+    const clients = this.#unflushed;
+    this.#unflushed = [];
+    for (const client of clients) this.#flushClient(client);
+  };
+
+  #flushClient(client: Client): void {
+    const { unsent } = client;
+    if (unsent.length === 0) return;
+    client.unsent = [];
+    if (client.socket.destroyed || client.socket.writableEnded) return;
+    const { socket } = client;
+    if (unsent.length === 1) return void socket.write(unsent[0]!);
+    let total = 0;
+    for (const bytes of unsent) total += bytes.length;
+    // One write per socket per turn: copying a few small replies costs less than a writev; big ones go as one writev.
+    if (total <= 64 * 1024) return void socket.write(Buffer.concat(unsent, total));
+    socket.cork();
+    for (const bytes of unsent) socket.write(bytes);
+    socket.uncork();
   }
 }
 

@@ -92,7 +92,12 @@ export class TxnLog {
   #handleFile = '';
 
   async #openSegment(file: string): Promise<void> {
-    await this.#handle?.close();
+    if (this.#handle) {
+      // The finished segment loses its preallocated zero tail: readers (recovery, the snapshot
+      // merge) then read its records, not 64 MiB. Every byte kept is already on disk.
+      await this.#handle.truncate(this.#position);
+      await this.#handle.close();
+    }
     // 'w', not 'wx': a segment named after the next zxid can already exist when a crash hit between
     // creating it and writing its first batch; recovery found nothing valid in it, so it is reused.
     const { O_WRONLY, O_CREAT, O_TRUNC, O_DSYNC } = fsConstants;

@@ -21,6 +21,7 @@ interface Client {
   sniffed: Buffer;
   /** Replies produced this turn, written together when the turn ends. */
   unsent: Uint8Array[];
+  unsentBytes: number;
   paused: boolean;
   /** Frames read but not yet handed to the core because the connection is throttled; next at backlogHead. */
   backlog: Uint8Array[];
@@ -142,6 +143,7 @@ export class ClientServer {
       sniffing: true,
       sniffed: Buffer.alloc(0),
       unsent: [],
+      unsentBytes: 0,
       paused: false,
       backlog: [],
       backlogHead: 0,
@@ -156,7 +158,7 @@ export class ClientServer {
 
   #throttleIfBusy(client: Client): void {
     if (client.paused) return;
-    if (this.core.queuedRequests(client.id) >= MAX_QUEUED_REQUESTS || client.socket.writableLength >= MAX_UNSENT_BYTES) {
+    if (this.core.queuedRequests(client.id) >= MAX_QUEUED_REQUESTS || client.socket.writableLength + client.unsentBytes >= MAX_UNSENT_BYTES) {
       client.paused = true;
       client.socket.pause();
       this.#paused.add(client);
@@ -259,6 +261,7 @@ export class ClientServer {
       if (this.#unflushed.length === 1) process.nextTick(this.#flushAll);
     }
     client.unsent.push(bytes);
+    client.unsentBytes += bytes.length;
   }
 
   /** Clients with replies queued this turn; flushed once, when the turn's work is done. */
@@ -274,6 +277,7 @@ export class ClientServer {
     const { unsent } = client;
     if (unsent.length === 0) return;
     client.unsent = [];
+    client.unsentBytes = 0;
     if (client.socket.destroyed || client.socket.writableEnded) return;
     const { socket } = client;
     if (unsent.length === 1) return void socket.write(unsent[0]!);

@@ -201,6 +201,8 @@ describe('crash safety: SIGKILL under a concurrent write load', () => {
     let maxAckedZxid = 0n;
     let acknowledged = 0;
     let lostInFlight = 0;
+    let killedMidMerge = 0;
+    let restartsFromSnapshot = 0;
     const started = performance.now();
 
     for (let round = 0; round < rounds; round++) {
@@ -283,6 +285,9 @@ describe('crash safety: SIGKILL under a concurrent write load', () => {
 
       server = track(await restartCorral(server));
       expect(logRecords(server).some((r) => r.msg === 'recovered state from disk'), context(round)).toBe(true);
+      // snapCount=200: merges run all the time, so some kills land in the middle of one.
+      if (logRecords(server).some((r) => r.msg === 'removing an unfinished snapshot')) killedMidMerge++;
+      if (logRecords(server).some((r) => r.msg === 'loaded snapshot')) restartsFromSnapshot++;
       const { zxid } = await hash(server);
       expect(zxid >= maxAckedZxid, `${context(round)}: recovered zxid 0x${zxid.toString(16)} < acknowledged 0x${maxAckedZxid.toString(16)}`).toBe(true);
 
@@ -342,7 +347,11 @@ describe('crash safety: SIGKILL under a concurrent write load', () => {
     for (const h of holders) expect(await checker.get(h.path), `${h.path} outlived its session`).toBeNull();
     await checker.close();
     const seconds = ((performance.now() - started) / 1000).toFixed(1);
-    console.log(`crash test: ${rounds} rounds, seed ${seed}, ${acknowledged} acknowledged writes, ${lostInFlight} in flight at kills, ${seconds}s`);
+    console.log(
+      `crash test: ${rounds} rounds, seed ${seed}, ${acknowledged} acknowledged writes, ${lostInFlight} in flight at kills, ` +
+        `${killedMidMerge} kills in the middle of a snapshot merge, ${restartsFromSnapshot} restarts from a snapshot, ${seconds}s`,
+    );
+    expect(restartsFromSnapshot).toBeGreaterThan(rounds / 2);
     expect(acknowledged).toBeGreaterThan(rounds * 20);
     await server.stop();
     // Snapshots (and purges) happened between the kills, so recoveries started from them too.

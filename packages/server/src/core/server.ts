@@ -380,9 +380,10 @@ export class ServerCore {
 
   #request(c: Connection, frame: Uint8Array, nowMs: number): void {
     if (frame.length < 8) throw new DecodeError(`request of ${frame.length} bytes has no header`);
-    const header = RequestHeader.read(new JuteReader(frame, { end: 8 }));
+    // RequestHeader (int xid, int type) read in place: this runs for every request.
+    const xid = int32At(frame, 0);
+    const op = int32At(frame, 4);
     const body = frame.subarray(8);
-    const { xid, type: op } = header;
     c.stats.lastOp = SHORT_OP_NAMES[opName(op) ?? ''] ?? (opName(op) ?? 'UNKN').toUpperCase().slice(0, 4);
     if (xid > 0) c.stats.lastCxid = xid;
     if (c.sessionId !== 0n) this.sessions.touch(c.sessionId, nowMs);
@@ -427,7 +428,7 @@ export class ServerCore {
     const ctx = this.#prepContext(c.sessionId, c.identities, nowMs);
     try {
       if (!this.sessions.isAlive(c.sessionId)) throw new PrepError(ErrorCode.SESSIONEXPIRED);
-      const r = new JuteReader(body, { copyBytes: pooledCopy });
+      const r = new JuteReader(body, POOLED_BYTES);
       switch (op) {
         case OpCode.create:
           return prepareCreate(this.#pending, ctx, 'create', CreateRequest.read(r));
@@ -639,3 +640,10 @@ function multiResult(result: ApplyResult): MultiResult {
   }
 }
 
+/** Reader options of every write request: decoded data lives in pooled slabs. */
+const POOLED_BYTES = { copyBytes: pooledCopy } as const;
+
+/** A big-endian int32 at `at` (bounds already checked by the caller). */
+function int32At(bytes: Uint8Array, at: number): number {
+  return (bytes[at]! << 24) | (bytes[at + 1]! << 16) | (bytes[at + 2]! << 8) | bytes[at + 3]!;
+}

@@ -24,6 +24,9 @@ export interface WatchDelivery {
  * recursive ones live in the data table and also fire for descendants. One change yields at most one
  * event per watcher.
  */
+/** Shared and frozen: callers only read what trigger() returns. */
+const NO_DELIVERIES = Object.freeze([]) as unknown as WatchDelivery[];
+
 export class WatchRegistry {
   readonly #tables: Record<WatchTable, Map<string, Map<WatcherId, number>>> = { data: new Map(), child: new Map() };
   /** Per watcher, the paths it has in each table, so a closing connection is removed without a scan. */
@@ -117,9 +120,12 @@ export class WatchRegistry {
    * consumed. Watchers in `skip` already got an event for this change.
    */
   trigger(table: WatchTable, path: string, type: EventType, skip?: Set<WatcherId>): WatchDelivery[] {
+    const entries = this.#tables[table].get(path);
+    const recursive = table === 'data' && this.#recursiveCount > 0 && type !== EventType.NodeChildrenChanged;
+    // Most changes have no watcher at all: nothing to allocate then.
+    if (!entries && !recursive) return NO_DELIVERIES;
     const deliveries: WatchDelivery[] = [];
     const fired = new Set<WatcherId>(skip);
-    const entries = this.#tables[table].get(path);
     if (entries) {
       for (const [watcher, mode] of [...entries]) {
         if ((mode & WatchMode.standard) !== 0) this.removeModes(table, path, watcher, WatchMode.standard);
@@ -129,7 +135,7 @@ export class WatchRegistry {
         deliveries.push({ watcher, type, path });
       }
     }
-    if (table === 'data' && this.#recursiveCount > 0 && type !== EventType.NodeChildrenChanged) {
+    if (recursive) {
       for (let ancestor = path; ancestor !== '/'; ) {
         ancestor = parentOf(ancestor);
         const above = this.#tables.data.get(ancestor);

@@ -101,17 +101,19 @@ export class Durability {
     // Later txns start a new segment, so the one ending at zxid can be purged with its snapshot.
     this.#log.roll();
     const { dataDir, dataLogDir } = this.#config;
+    this.#logger.info({ zxid: `0x${zxid.toString(16)}` }, 'snapshot started');
     void this.#snapshotter.merge({ dataDir, dataLogDir, zxid }).then(async (reply) => {
       for (const { file, reason } of reply.skipped) this.#logger.warn({ file, reason }, 'snapshot cannot be merged onto; using an older one');
       if (!reply.ok) {
         if (!this.#closed) this.#logger.error({ err: reply.error }, 'snapshot failed; will retry at the next threshold');
         return;
       }
-      this.#logger.info({ file: reply.file, nodes: reply.nodes, txns: reply.txns, base: reply.base ?? null, ms: reply.ms }, 'snapshot written');
+      // Purged before 'snapshot written' is logged, so that line means the whole step is done.
       if (this.#config.autopurgePurgeIntervalHours > 0 && !this.#closed) {
         const removed = await purgeOldFiles({ dataDir, dataLogDir, retain: this.#config.autopurgeSnapRetainCount });
         if (removed.length > 0) this.#logger.info({ removed }, 'purged old snapshots and logs');
       }
+      this.#logger.info({ file: reply.file, nodes: reply.nodes, txns: reply.txns, base: reply.base ?? null, ms: reply.ms }, 'snapshot written');
     });
   }
 

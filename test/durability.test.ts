@@ -569,12 +569,13 @@ describe('snapshots and purging', () => {
     // The dump tool streams a valid snapshot.
     const dump = await runCommand(process.execPath, [corralCliPath(), 'snapshot', 'dump', newest.file], { timeoutMs: 20_000 });
     expect(dump.code).toBe(0);
-    expect(dump.stdout).toContain(`zxid 0x${newest.zxid.toString(16)}`);
+    expect(dump.stdout).toContain(`zxid 0x${newest.zxid.toString(16)} (exact)`);
     expect(dump.stdout).toMatch(/^\/s czxid=0x[0-9a-f]+ mzxid=0x[0-9a-f]+ .* dataLength=\d+ acl=\[world:anyone:cdrwa\]$/m);
     expect(dump.stdout).toMatch(/\n\d+ nodes, \d+ sessions; checksum ok\.\n$/);
     const json = await runCommand(process.execPath, [corralCliPath(), 'snapshot', 'dump', '--json', newest.file], { timeoutMs: 20_000 });
-    const doc = JSON.parse(json.stdout) as { zxid: string; nodes: { path: string; czxid: string }[]; count: number; error: null };
+    const doc = JSON.parse(json.stdout) as { zxid: string; exact: boolean; nodes: { path: string; czxid: string }[]; count: number; error: null };
     expect(doc.zxid).toBe(`0x${newest.zxid.toString(16)}`);
+    expect(doc.exact).toBe(true);
     expect(doc.count).toBe(doc.nodes.length);
     expect(doc.nodes[0]).toMatchObject({ path: '/', czxid: '0x0' });
     expect(doc.error).toBeNull();

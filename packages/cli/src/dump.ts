@@ -162,8 +162,9 @@ export function nodeJson(path: string, n: SnapshotNodeFields): Record<string, un
 
 /**
  * Prints a snapshot while it is read: header, sessions, then one line per node. `cversion` is the
- * stored child-creation counter (clients see 2 * cversion - numChildren). A fuzzy snapshot may list
- * a path twice (deleted and re-created while it was written); recovery keeps the later entry.
+ * stored child-creation counter (clients see 2 * cversion - numChildren). An exact snapshot is the
+ * tree at its zxid; a fuzzy one (older Corral) may list a path twice (deleted and re-created while
+ * it was written); recovery keeps the later entry.
  */
 export async function dumpSnapshot(file: string, options: { json?: boolean; out: Sink; err?: Sink }): Promise<number> {
   const { out, json } = options;
@@ -172,14 +173,14 @@ export async function dumpSnapshot(file: string, options: { json?: boolean; out:
   let count = 0;
   try {
     const result = await visitSnapshot(file, {
-      header: async ({ zxid, sessions }) => {
+      header: async ({ zxid, sessions, exact }) => {
         started = true;
         if (json) {
           const list = sessions.map((s) => ({ id: hex(s.id), timeoutMs: s.timeoutMs }));
-          await out(`{"file":${JSON.stringify(file)},"zxid":"${hex(zxid)}","sessions":${JSON.stringify(list)},"nodes":[`);
+          await out(`{"file":${JSON.stringify(file)},"zxid":"${hex(zxid)}","exact":${exact},"sessions":${JSON.stringify(list)},"nodes":[`);
           return;
         }
-        await out(`Corral snapshot ${file}\nzxid ${hex(zxid)}\nSessions (${sessions.length}):\n`);
+        await out(`Corral snapshot ${file}\nzxid ${hex(zxid)} (${exact ? 'exact' : 'fuzzy: the log after it completes it'})\nSessions (${sessions.length}):\n`);
         for (const s of sessions) await out(`  ${hex(s.id)} timeout=${s.timeoutMs}ms\n`);
         await out('Nodes:\n');
       },

@@ -67,12 +67,13 @@ export function benchCommand(): Command {
     .option('--size <bytes>', 'payload of create and setData', nonNegativeInt('--size'), 100)
     .option('--workers <n>', 'load-generator processes (default: min(2, CPUs, clients))', positiveInt('--workers'))
     .option('--locks <n>', 'lock nodes of the lock workload (contenders share them)', positiveInt('--locks'), 8)
+    .option('--rate <ops>', 'open loop: start this many operations per second in all (latency from the scheduled start)', positiveInt('--rate'))
     .option('--server-pid <pid...>', 'server process(es) whose CPU use to report (Linux /proc)')
     .option('--keep', 'leave the run’s znodes in place (default: delete them)')
     .option('--json', 'print one JSON document instead of text')
     .action(async (o: {
       connect: string; workload: WorkloadName; clients: number; pipeline: number; duration: number; warmup?: number; size: number;
-      workers?: number; locks: number; serverPid?: string[]; keep?: boolean; json?: boolean;
+      workers?: number; locks: number; rate?: number; serverPid?: string[]; keep?: boolean; json?: boolean;
     }) => {
       const { formatRunResult, runBench } = await import('./run.js');
       let result: Awaited<ReturnType<typeof runBench>>;
@@ -87,6 +88,7 @@ export function benchCommand(): Command {
           size: o.size,
           workers: o.workers,
           locks: o.locks,
+          rate: o.rate,
           serverPids: o.serverPid?.map(Number),
           cleanup: !o.keep,
           log: progress,
@@ -112,6 +114,7 @@ export function benchCommand(): Command {
     .option('--pipeline <d>', 'operations each client keeps in flight', positiveInt('--pipeline'), DEFAULT_COMPARE.pipeline)
     .option('--size <bytes>', 'payload bytes (workloads and recovery znodes)', nonNegativeInt('--size'), DEFAULT_COMPARE.size)
     .option('--workers <n>', 'load-generator processes per run', positiveInt('--workers'))
+    .option('--rate <ops>', 'open loop at this many ops/s for both servers (compares latency at equal load)', positiveInt('--rate'))
     .option('--server-warmup <s>', 'seconds of unmeasured load after each server start (create, mixed, latch)', seconds('--server-warmup'), DEFAULT_COMPARE.serverWarmupS)
     .option('--znodes <n>', 'znodes for the recovery/RSS measure (0 skips it)', nonNegativeInt('--znodes'), DEFAULT_COMPARE.znodes)
     .option('--recovery-trials <n>', 'recovery measures per system', positiveInt('--recovery-trials'), DEFAULT_COMPARE.recoveryTrials)
@@ -135,6 +138,7 @@ export function benchCommand(): Command {
         pipeline: o.pipeline as number,
         size: o.size as number,
         workers: o.workers as number | undefined,
+        rate: o.rate as number | undefined,
         serverWarmupS: pick('serverWarmup', QUICK_COMPARE.serverWarmupS),
         znodes: pick('znodes', QUICK_COMPARE.znodes),
         recoveryTrials: o.recoveryTrials as number,

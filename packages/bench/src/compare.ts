@@ -22,6 +22,8 @@ export interface CompareOptions {
   pipeline: number;
   size: number;
   workers?: number;
+  /** Open-loop target ops/s for the measured runs (same for both servers); undefined: closed loop. */
+  rate?: number;
   /**
    * Seconds of unmeasured load after every fresh start, split over create, mixed and latch, so that
    * neither JIT (HotSpot's or V8's) is measured cold by the first workload of a round. 0 skips it.
@@ -159,6 +161,7 @@ export async function compare(options: CompareOptions): Promise<CompareReport> {
               warmupS: options.warmupS,
               size: options.size,
               workers: options.workers,
+              rate: options.rate,
               serverPids: cluster.pids,
               cleanup: false,
             });

@@ -12,6 +12,8 @@ export interface WorkerConfig {
   size: number;
   locks: number;
   sessionTimeoutMs: number;
+  /** Operations per second for each of this worker's slots (open loop); undefined: closed loop. */
+  slotRate?: number;
 }
 
 export interface CpuSample {

@@ -40,6 +40,11 @@ export interface RunOptions {
   serverPids?: number[];
   /** Delete the run's znodes afterwards (default true). */
   cleanup?: boolean;
+  /**
+   * Target operations per second over all clients (open loop: operations start on a schedule and
+   * latency counts from the scheduled start). Default: closed loop, as fast as the server answers.
+   */
+  rate?: number;
   log?: (line: string) => void;
 }
 
@@ -48,6 +53,8 @@ export interface RunResult {
   connect: string;
   clients: number;
   pipeline: number;
+  /** Target ops/s (open loop), or null for closed loop. */
+  rate: number | null;
   workers: number;
   size: number;
   durationS: number;
@@ -166,6 +173,7 @@ export async function runBench(options: RunOptions): Promise<RunResult> {
   const warmupS = options.warmupS ?? options.durationS * 0.2;
   const measuredS = options.durationS - warmupS;
   if (!(options.clients >= 1) || !(options.pipeline >= 1)) throw new Error('--clients and --pipeline must be at least 1');
+  if (options.rate !== undefined && !(options.rate > 0)) throw new Error('--rate must be positive');
   if (!(measuredS > 0)) throw new Error(`nothing to measure: duration ${options.durationS} s, warm-up ${warmupS} s`);
 
   const runId = `${new Date().toISOString().replace(/[-:.TZ]/g, '').slice(0, 14)}-${randomBytes(3).toString('hex')}`;
@@ -187,7 +195,8 @@ export async function runBench(options: RunOptions): Promise<RunResult> {
     const assignment: number[][] = Array.from({ length: workers }, () => []);
     for (let c = 0; c < options.clients; c++) assignment[c % workers]!.push(c);
     for (const clients of assignment) {
-      const config: WorkerConfig = { connect: options.connect, workload: options.workload, base, clients, pipeline: options.pipeline, size, locks, sessionTimeoutMs };
+      const slotRate = options.rate ? options.rate / (options.clients * options.pipeline) : undefined;
+      const config: WorkerConfig = { connect: options.connect, workload: options.workload, base, clients, pipeline: options.pipeline, size, locks, sessionTimeoutMs, slotRate };
       const child = forkWorker();
       children.push(child);
       sendToWorker(child, { type: 'config', config });
@@ -199,7 +208,7 @@ export async function runBench(options: RunOptions): Promise<RunResult> {
     const startAtEpochMs = Date.now() + 200;
     const results = children.map((c) => nextMessage(c, 'result', options.durationS * 1000 + 60_000));
     for (const c of children) sendToWorker(c, { type: 'start', startAtEpochMs, warmupMs, measureMs });
-    log(`${options.workload}: ${options.clients} clients × ${options.pipeline} in flight over ${workers} worker(s), ${options.durationS} s (${round(warmupS, 2)} s warm-up)`);
+    log(`${options.workload}: ${options.clients} clients × ${options.pipeline} in flight${options.rate ? ` at ${options.rate} ops/s` : ''} over ${workers} worker(s), ${options.durationS} s (${round(warmupS, 2)} s warm-up)`);
 
     // Server and machine CPU over the measured window, sampled from this (idle) process.
     const pids = options.serverPids ?? [];
@@ -253,6 +262,7 @@ export async function runBench(options: RunOptions): Promise<RunResult> {
       connect: options.connect,
       clients: options.clients,
       pipeline: options.pipeline,
+      rate: options.rate ?? null,
       workers,
       size,
       durationS: options.durationS,
@@ -310,7 +320,7 @@ const fmt = (n: number, digits = 0): string =>
 /** Human-readable lines for `corral bench run`. */
 export function formatRunResult(r: RunResult): string {
   const lines = [
-    `workload ${r.workload} on ${r.connect}: ${r.clients} clients × pipeline ${r.pipeline} over ${r.workers} worker process(es), payload ${r.size} B`,
+    `workload ${r.workload} on ${r.connect}: ${r.clients} clients × pipeline ${r.pipeline}${r.rate ? `, paced at ${fmt(r.rate)} ops/s (open loop)` : ''} over ${r.workers} worker process(es), payload ${r.size} B`,
     `measured ${fmt(r.measuredS, 1)} s after ${fmt(r.warmupS, 1)} s warm-up (excluded)`,
     `throughput  ${fmt(r.opsPerSec)} ops/s (${fmt(r.requestsPerSec)} requests/s)`,
     `latency ms  p50 ${fmt(r.latencyMs.p50, 2)}  p90 ${fmt(r.latencyMs.p90, 2)}  p99 ${fmt(r.latencyMs.p99, 2)}  p99.9 ${fmt(r.latencyMs.p999, 2)}  max ${fmt(r.latencyMs.max, 2)}`,

@@ -96,11 +96,26 @@ class LoadWorker {
     const startTimer = setTimeout(beginWindow, Math.max(0, measureStart - performance.now()));
     const endTimer = setTimeout(endWindow, Math.max(0, measureEnd - performance.now()));
 
+    // With a rate, each slot starts its operations on a fixed schedule (staggered across slots) and
+    // latency counts from the scheduled start: a server that falls behind is charged for the wait
+    // it causes (no coordinated omission). Without one, a slot starts the next when the last ends.
+    const interval = this.#config.slotRate ? 1000 / this.#config.slotRate : 0;
+    const slotCount = this.#config.clients.length * pipeline;
+    let slotIndex = 0;
     const slot = async (ctx: SlotContext): Promise<void> => {
       running++;
+      let scheduled = start + (interval * slotIndex++) / slotCount;
       try {
         while (!stopping) {
-          const t0 = performance.now();
+          if (interval > 0) {
+            const wait = scheduled - performance.now();
+            if (wait >= 1) await sleep(Math.floor(wait));
+            if (stopping) break;
+          }
+          // Started late (a slow answer, or a late timer): counted from the schedule. Early (timers
+          // are whole milliseconds): from the real start.
+          const t0 = interval > 0 ? Math.min(scheduled, performance.now()) : performance.now();
+          scheduled += interval;
           let sent = 0;
           let failure: unknown;
           try {

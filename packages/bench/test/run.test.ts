@@ -53,6 +53,30 @@ describe('corral bench run', () => {
     expect(r.timeline.reduce((a, b) => a + b, 0)).toBe(r.ops);
   });
 
+  it('--rate paces operations (open loop) and charges a stalled server for the operations it held up', async () => {
+    const args = ['--connect', server.connectString, '--workload', 'get', '--clients', '8', '--duration', '4', '--warmup', '0.5', '--rate', '1000', '--json'];
+    const steady = await benchRun(args);
+    expect(steady.code, steady.stderr).toBe(0);
+    const r = JSON.parse(steady.stdout) as RunResult;
+    expect(r.rate).toBe(1000);
+    expect(r.opsPerSec).toBeGreaterThan(900);
+    expect(r.opsPerSec).toBeLessThan(1100);
+    expect(r.latencyMs.p99).toBeLessThan(100);
+
+    // Freeze the server for 400 ms inside the measured window: every operation due meanwhile waits,
+    // and counts from when it was due, not from when a slot got to send it.
+    const stalled = benchRun(args);
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    process.kill(server.pid, 'SIGSTOP');
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    process.kill(server.pid, 'SIGCONT');
+    const s = await stalled;
+    expect(s.code, s.stderr).toBe(0);
+    const held = JSON.parse(s.stdout) as RunResult;
+    expect(held.latencyMs.p99).toBeGreaterThan(200);
+    expect(held.opsPerSec).toBeGreaterThan(800);
+  });
+
   it('runs the lock workload (ephemeral-sequential lock with predecessor watches) without errors', async () => {
     const { code, stdout, stderr } = await benchRun([
       '--connect', server.connectString, '--workload', 'lock', '--clients', '4', '--locks', '1', '--duration', '1.5', '--json',

@@ -239,7 +239,7 @@ export async function compare(options: CompareOptions): Promise<CompareReport> {
       throughputRatio: corral ? ratio(corral.opsPerSec, zookeeper.opsPerSec) : Number.NaN,
       p99Ratio: corral ? ratio(corral.p99Ms, zookeeper.p99Ms) : Number.NaN,
     };
-    const target = corral && options.clients === 64 ? judgeTarget(workload, corral, zookeeper) : undefined;
+    const target = corral && options.clients === 64 ? judgeTarget(workload, corral, zookeeper, options.rate !== undefined) : undefined;
     if (target) s.target = target;
     return s;
   });
@@ -293,7 +293,7 @@ export function renderMarkdown(report: CompareReport): string {
       (o.servers === 1
         ? `One standalone server per system, ${o.rounds} round${o.rounds === 1 ? '' : 's'} alternating ZooKeeper and Corral, fresh data directory each start, same zoo.cfg (forceSync=yes). `
         : `A 3-server Apache ZooKeeper ensemble on loopback (Corral has no ensemble yet), ${o.rounds} round${o.rounds === 1 ? '' : 's'}, fresh data directories each start (forceSync=yes). `) +
-      `${o.clients} clients × ${o.pipeline} request(s) in flight, ${o.size}-byte payloads, ${o.durationS} s per run of which the first ${num(o.warmupS ?? o.durationS * 0.2, 1)} s are warm-up (excluded)` +
+      `${o.clients} clients × ${o.pipeline} request(s) in flight${o.rate ? `, open loop at ${o.rate.toLocaleString('en-US')} ops/s (latency from each operation's scheduled start)` : ''}, ${o.size}-byte payloads, ${o.durationS} s per run of which the first ${num(o.warmupS ?? o.durationS * 0.2, 1)} s are warm-up (excluded)` +
       `${o.serverWarmupS > 0 ? `, after ${o.serverWarmupS} s of unmeasured load following each start` : ''}. ` +
       `Medians over valid runs; a run with more than ${MAX_ERROR_RATE * 100}% errors is invalid.`,
   );

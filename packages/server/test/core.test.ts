@@ -19,7 +19,6 @@ import {
   zeroStat,
   type MultiOp,
 } from '@corral/protocol';
-import { DataTree } from '../src/core/tree.js';
 import { digestId } from '../src/core/acl.js';
 import { sessionPassword } from '../src/core/sessions.js';
 import { sequenceSuffix } from '../src/core/path.js';

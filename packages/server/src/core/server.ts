@@ -15,7 +15,6 @@ import {
   OpCode,
   Perms,
   ReplyHeader,
-  RequestHeader,
   SetACLRequest,
   SetACLResponse,
   SetDataRequest,

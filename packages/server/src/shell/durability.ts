@@ -18,7 +18,6 @@ export class Durability {
   readonly #config: ServerConfig;
   readonly #logger: Logger;
   readonly #random: () => number;
-  #core: ServerCore | undefined;
   #onCommitted: (zxids: bigint[]) => void = () => {};
   #unflushed: bigint[] = [];
   #flushing: Promise<void> | undefined;
@@ -52,7 +51,6 @@ export class Durability {
    * cannot merge onto; an exact one is written now, before any client is served.
    */
   async open(core: ServerCore, onCommitted: (zxids: bigint[]) => void, options: { fuzzyBase?: boolean } = {}): Promise<void> {
-    this.#core = core;
     this.#onCommitted = onCommitted;
     await this.#log.init();
     if (options.fuzzyBase) {

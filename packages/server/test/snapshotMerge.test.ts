@@ -16,6 +16,7 @@ import { recover } from '../src/persistence/recovery.js';
 import { readSnapshot, writeSnapshot } from '../src/persistence/snapshot.js';
 import { mergeSnapshot } from '../src/persistence/snapshotMerge.js';
 import { TxnLog } from '../src/persistence/txnLog.js';
+import { Snapshotter } from '../src/shell/snapshotter.js';
 import { Workload, treeState, utf8, variedWorkload } from './workload.js';
 
 const dirs: string[] = [];
@@ -195,6 +196,20 @@ describe('mergeSnapshot', () => {
     const fromEmpty = await mergeSnapshot({ dataDir: dir, dataLogDir: dir, zxid: w.tree.lastZxid });
     expect(fromEmpty.base).toBeUndefined();
     expect((await readSnapshot(fromEmpty.file)).tree.digest()).toBe(w.tree.digest());
+    await log.close();
+  });
+
+  it('the worker merges in its own thread (built script), and a worker that cannot run is a failed reply, not an exception', async () => {
+    const dir = await tempDir();
+    const { w, log, sync } = await loggedWorkload(dir);
+    for (let i = 0; i < 30; i++) w.create(`/w${i}`, utf8(`${i}`));
+    await sync();
+    log.roll();
+    const reply = await new Snapshotter().merge({ dataDir: dir, dataLogDir: dir, zxid: w.tree.lastZxid });
+    expect(reply).toMatchObject({ ok: true, txns: 30 });
+    if (reply.ok) expect((await readSnapshot(reply.file)).tree.digest()).toBe(w.tree.digest());
+    const broken = await new Snapshotter(path.join(dir, 'no-such-worker.js')).merge({ dataDir: dir, dataLogDir: dir, zxid: w.tree.lastZxid });
+    expect(broken.ok).toBe(false);
     await log.close();
   });
 });

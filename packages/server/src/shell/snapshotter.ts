@@ -25,14 +25,23 @@ function workerScript(): string {
 export class Snapshotter {
   #worker: Worker | undefined;
 
+  /** `script`: the worker entry (the built one by default). */
+  constructor(private readonly script: string = workerScript()) {}
+
   get busy(): boolean {
     return this.#worker !== undefined;
   }
 
   merge(request: MergeRequest): Promise<MergeReply> {
     if (this.#worker) return Promise.reject(new Error('a snapshot merge is already running'));
-    // Small young generation: what a merge allocates is short-lived or its result, and RSS counts.
-    const worker = new Worker(workerScript(), { workerData: request, resourceLimits: { maxYoungGenerationSizeMb: 8 } });
+    let worker: Worker;
+    try {
+      // Small young generation: what a merge allocates is short-lived or its result, and RSS counts.
+      worker = new Worker(this.script, { workerData: request, resourceLimits: { maxYoungGenerationSizeMb: 8 } });
+    } catch (error) {
+      // A snapshot that cannot start is a logged failure, never a reason to stop serving.
+      return Promise.resolve({ ok: false, error: `cannot start the snapshot worker: ${(error as Error).message}`, skipped: [] });
+    }
     this.#worker = worker;
     // The worker must not keep a stopping server alive.
     worker.unref();

@@ -63,19 +63,10 @@ import {
   type Codec,
   type MultiOp,
 } from '@corral/protocol';
-import { fourLetterWord, startCorral, startZooKeeper, zookeeperAvailable, type ServerProcess } from '../packages/testing/src/index.js';
+import { fourLetterWord, startCorral, startZooKeeper, runsHere, zookeeperAvailable, type ServerProcess } from '../packages/testing/src/index.js';
 
 // In CI a missing ZooKeeper is a broken environment, not a reason to skip.
-const inCI = !!process.env.CI && process.env.CI !== 'false' && process.env.CI !== '0';
-const zkAvailability = zookeeperAvailable();
-if (!zkAvailability.ok && !inCI) {
-  console.warn(
-    `\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n` +
-      `!!! SKIPPING the Corral-vs-ZooKeeper differential test: ${zkAvailability.reason}\n` +
-      `!!! (it fails instead of skipping when CI is set)\n` +
-      `!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n`,
-  );
-}
+const zookeeperRuns = runsHere(zookeeperAvailable(), 'the Corral-vs-ZooKeeper differential test');
 
 // ---- ACL helpers ----------------------------------------------------------------------------
 
@@ -1263,7 +1254,7 @@ async function compare(pair: Pair, name: string, scenario: Scenario): Promise<vo
   expect(corral, `scenario "${name}": Corral (left) vs ZooKeeper ${versions.zk.join('.')} (right)`).toEqual(zk);
 }
 
-describe.skipIf(!zkAvailability.ok && !inCI)('differential: Corral vs Apache ZooKeeper', () => {
+describe.skipIf(!zookeeperRuns)('differential: Corral vs Apache ZooKeeper', () => {
   beforeAll(async () => {
     [main, extended] = await Promise.all([
       startPair({ 'DigestAuthenticationProvider.superDigest': SUPER_DIGEST }),

@@ -10,23 +10,11 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { kazooAvailable, runPython, startCorral, startZooKeeper, zookeeperAvailable, type ServerProcess } from '@corral/testing';
+import { kazooAvailable, runPython, startCorral, startZooKeeper, runsHere, zookeeperAvailable, type ServerProcess } from '@corral/testing';
 
 // In CI a missing dependency is a broken environment, not a reason to skip.
-const inCI = !!process.env.CI && process.env.CI !== 'false' && process.env.CI !== '0';
-const kazoo = kazooAvailable();
-const zk = zookeeperAvailable();
-for (const [what, availability] of [['kazoo tests', kazoo], ['kazoo-vs-Apache-ZooKeeper comparisons', zk]] as const) {
-  if (!availability.ok && !inCI) {
-    console.warn(
-      `\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n` +
-        `!!! SKIPPING ${what}: ${availability.reason}\n` +
-        `!!! (they fail instead of skipping when CI is set)\n` +
-        `!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n`,
-    );
-  }
-}
-const withZooKeeper = zk.ok || inCI;
+const kazooRuns = runsHere(kazooAvailable(), 'kazoo tests');
+const withZooKeeper = runsHere(zookeeperAvailable(), 'kazoo-vs-Apache-ZooKeeper comparisons');
 
 async function python(script: string, env: NodeJS.ProcessEnv, what: string): Promise<unknown> {
   const r = await runPython(script, env, { timeoutMs: 60_000 });
@@ -463,7 +451,7 @@ function mark(marks: Mark[], what: string): Mark {
   return found;
 }
 
-describe.skipIf(!kazoo.ok && !inCI)('kazoo against Corral', () => {
+describe.skipIf(!kazooRuns)('kazoo against Corral', () => {
   const servers: ServerProcess[] = [];
   const tmpDirs: string[] = [];
   let zookeeper: ServerProcess | undefined;

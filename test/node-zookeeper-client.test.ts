@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startCorral, startZooKeeper, zookeeperAvailable, type ServerProcess } from '@corral/testing';
+import { startCorral, startZooKeeper, runsHere, zookeeperAvailable, type ServerProcess } from '@corral/testing';
 
 // ---------------------------------------------------------------------------
 // node-zookeeper-client, typed just enough for these tests.
@@ -363,20 +363,11 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 // The suite, once per server kind.
 
 // In CI a missing ZooKeeper is a broken environment, not a reason to skip.
-const inCI = !!process.env.CI && process.env.CI !== 'false' && process.env.CI !== '0';
-const zkAvailability = zookeeperAvailable();
-if (!zkAvailability.ok && !inCI) {
-  console.warn(
-    `\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n` +
-      `!!! SKIPPING node-zookeeper-client tests against Apache ZooKeeper: ${zkAvailability.reason}\n` +
-      `!!! (only the Corral half runs; install with .ci/run; CI=1 makes this fail instead)\n` +
-      `!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n`,
-  );
-}
+const zookeeperRuns = runsHere(zookeeperAvailable(), 'node-zookeeper-client tests against Apache ZooKeeper (the Corral half runs)');
 
 const serverKinds = [
   { kind: 'Corral', start: () => startCorral(), skip: false },
-  { kind: 'Apache ZooKeeper', start: () => startZooKeeper(), skip: !zkAvailability.ok && !inCI },
+  { kind: 'Apache ZooKeeper', start: () => startZooKeeper(), skip: !zookeeperRuns },
 ];
 
 describe.each(serverKinds)('node-zookeeper-client against $kind', ({ start, skip }) => {

@@ -18,24 +18,14 @@ import {
   startCorral,
   startZooKeeper,
   zkCli,
-  zookeeperAvailable,
+  runsHere, zookeeperAvailable,
   ZOOKEEPER_CLI_CLASSPATH,
   type ServerProcess,
   type ZooCfgSettings,
 } from '@corral/testing';
 import { expectedStat, normalize } from './zkcliText.js';
 
-const inCI = !!process.env.CI && process.env.CI !== 'false' && process.env.CI !== '0';
-const zk = zookeeperAvailable();
-const withZooKeeper = zk.ok || inCI;
-if (!zk.ok && !inCI) {
-  console.warn(
-    `\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n` +
-      `!!! SKIPPING the zkCli comparison of corral shell: ${zk.reason}\n` +
-      `!!! (only Corral-only shell tests run; they fail instead when CI is set)\n` +
-      `!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n`,
-  );
-}
+const withZooKeeper = runsHere(zookeeperAvailable(), 'the zkCli comparison of corral shell (Corral-only shell tests run)');
 
 const TIMEOUT_MS = 10_000;
 const PAUSE_MS = 400;

@@ -20,24 +20,14 @@ import {
   startCorral,
   startZooKeeper,
   zkCli,
-  zookeeperAvailable,
+  runsHere, zookeeperAvailable,
   ZOOKEEPER_CLI_CLASSPATH,
   type ServerProcess,
   type ZooCfgSettings,
 } from '@corral/testing';
 import { expectedStat, normalize } from './zkcliText.js';
 
-// In CI a missing ZooKeeper is a broken environment, not a reason to skip.
-const inCI = !!process.env.CI && process.env.CI !== 'false' && process.env.CI !== '0';
-const zk = zookeeperAvailable();
-if (!zk.ok && !inCI) {
-  console.warn(
-    `\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n` +
-      `!!! SKIPPING zkCli compatibility tests: ${zk.reason}\n` +
-      `!!! (they fail instead of skipping when CI is set)\n` +
-      `!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n`,
-  );
-}
+const zookeeperRuns = runsHere(zookeeperAvailable(), 'zkCli compatibility tests');
 
 /** user:base64(sha1(user:password)), the id of a digest ACL. */
 function digest(user: string, password: string): string {
@@ -131,7 +121,7 @@ async function waitFor4lw(pair: Pair, word: string, done: (reply: string) => boo
 
 const nodeCount = (srvr: string): number => Number(/^Node count: (\d+)$/m.exec(srvr)?.[1] ?? NaN);
 
-describe.skipIf(!zk.ok && !inCI)('Apache ZooKeeper CLI (zkCli) against Corral and ZooKeeper', () => {
+describe.skipIf(!zookeeperRuns)('Apache ZooKeeper CLI (zkCli) against Corral and ZooKeeper', () => {
   let base: Pair;
   let extended: Pair;
   const servers: ServerProcess[] = [];

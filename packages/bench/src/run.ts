@@ -194,8 +194,8 @@ export async function runBench(options: RunOptions): Promise<RunResult> {
     // Client c runs in worker c % workers.
     const assignment: number[][] = Array.from({ length: workers }, () => []);
     for (let c = 0; c < options.clients; c++) assignment[c % workers]!.push(c);
+    const slotRate = options.rate ? options.rate / (options.clients * options.pipeline) : undefined;
     for (const clients of assignment) {
-      const slotRate = options.rate ? options.rate / (options.clients * options.pipeline) : undefined;
       const config: WorkerConfig = { connect: options.connect, workload: options.workload, base, clients, pipeline: options.pipeline, size, locks, sessionTimeoutMs, slotRate };
       const child = forkWorker();
       children.push(child);

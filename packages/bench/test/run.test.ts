@@ -4,15 +4,18 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findRepoRoot, startCorral, type ServerProcess } from '@corral/testing';
 import type { RunResult } from '../src/run.js';
 
-/** Runs the built CLI (`corral bench run … --json`) and parses its stdout. */
-function benchRun(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+/** Runs the built CLI (`corral bench run … --json`); `onStderr` sees its progress lines as they come. */
+function benchRun(args: string[], onStderr: (text: string) => void = () => {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const cli = join(findRepoRoot(), 'packages', 'cli', 'dist', 'main.js');
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [cli, 'bench', 'run', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-    child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+    child.stderr.setEncoding('utf8').on('data', (s: string) => {
+      stderr += s;
+      onStderr(stderr);
+    });
     child.once('error', reject);
     child.once('close', (code) => resolve({ code, stdout, stderr }));
   });
@@ -64,9 +67,16 @@ describe('corral bench run', () => {
     expect(r.latencyMs.p99).toBeLessThan(100);
 
     // Freeze the server for 400 ms inside the measured window: every operation due meanwhile waits,
-    // and counts from when it was due, not from when a slot got to send it.
-    const stalled = benchRun(args);
-    await new Promise((resolve) => setTimeout(resolve, 2500));
+    // and counts from when it was due, not from when a slot got to send it. The run prints its
+    // "… over N worker(s)" line when the workers start; measuring begins 0.2 s + 0.5 s warm-up later
+    // and lasts 3.5 s, so a stall from 1.2 s to 1.6 s after that line lies inside it.
+    let announced!: () => void;
+    const started = new Promise<void>((resolve) => (announced = resolve));
+    const stalled = benchRun(args, (text) => {
+      if (text.includes(' worker(s), ')) announced();
+    });
+    await started;
+    await new Promise((resolve) => setTimeout(resolve, 1200));
     process.kill(server.pid, 'SIGSTOP');
     await new Promise((resolve) => setTimeout(resolve, 400));
     process.kill(server.pid, 'SIGCONT');

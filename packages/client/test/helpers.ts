@@ -1,19 +1,9 @@
 import { createServer, connect, type Server, type Socket } from 'node:net';
-import { startCorral, startZooKeeper, zookeeperAvailable, type ServerProcess, type StartOptions } from '@corral/testing';
+import { startCorral, startZooKeeper, runsHere, zookeeperAvailable, type ServerProcess, type StartOptions } from '@corral/testing';
 import { createClient, type ClientOptions, type ClientState, type ZooKeeperClient } from '../src/index.js';
 
 // In CI a missing ZooKeeper is a broken environment, not a reason to skip.
-export const inCI = !!process.env.CI && process.env.CI !== 'false' && process.env.CI !== '0';
-const zk = zookeeperAvailable();
-export const zookeeperSkipped = !zk.ok && !inCI;
-if (zookeeperSkipped) {
-  console.warn(
-    `\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n` +
-      `!!! SKIPPING client tests against Apache ZooKeeper: ${zk.ok ? '' : zk.reason}\n` +
-      `!!! (install with .ci/run; they fail instead of skipping when CI is set)\n` +
-      `!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n`,
-  );
-}
+export const zookeeperSkipped = !runsHere(zookeeperAvailable(), 'client tests against Apache ZooKeeper');
 
 export interface Target {
   name: 'corral' | 'zookeeper';

@@ -14,7 +14,7 @@ import { parentOf } from '../src/core/path.js';
 import { CONTAINER_OWNER, TTL_OWNER_BASE } from '../src/core/txn.js';
 import { recover } from '../src/persistence/recovery.js';
 import { readSnapshot, writeSnapshot } from '../src/persistence/snapshot.js';
-import { mergeSnapshot } from '../src/persistence/snapshotMerge.js';
+import { mergeSnapshot, type MergeResult } from '../src/persistence/snapshotMerge.js';
 import { TxnLog } from '../src/persistence/txnLog.js';
 import { Snapshotter } from '../src/shell/snapshotter.js';
 import { Workload, treeState, utf8, variedWorkload } from './workload.js';
@@ -31,8 +31,11 @@ afterAll(async () => {
 
 const silent = pino({ level: 'silent' });
 
-/** A workload whose every txn is also appended to a real txn log in `dir`. */
-async function loggedWorkload(dir: string): Promise<{ w: Workload; log: TxnLog; sync: () => Promise<void> }> {
+/**
+ * A workload whose every txn is also appended to a real txn log in `dir`; `snapshot()` does what
+ * Durability does: log the txns so far, roll, merge the snapshot at the last zxid.
+ */
+async function loggedWorkload(dir: string): Promise<{ w: Workload; log: TxnLog; sync: () => Promise<void>; snapshot: () => Promise<MergeResult> }> {
   const log = new TxnLog({ dir, preallocateBytes: 64 * 1024, forceSync: false, maxSegmentBytes: 1 << 30 });
   await log.init();
   const w = new Workload();
@@ -41,7 +44,12 @@ async function loggedWorkload(dir: string): Promise<{ w: Workload; log: TxnLog; 
     for (; logged < w.txns.length; logged++) log.append(w.txns[logged]!);
     await log.flush();
   };
-  return { w, log, sync };
+  const snapshot = async () => {
+    await sync();
+    log.roll();
+    return mergeSnapshot({ dataDir: dir, dataLogDir: dir, zxid: w.tree.lastZxid });
+  };
+  return { w, log, sync, snapshot };
 }
 
 const SESSIONS = [0x100n, 0x200n, 0x300n];
@@ -116,14 +124,12 @@ describe('mergeSnapshot', () => {
     await fc.assert(
       fc.asyncProperty(fc.array(fc.array(fc.nat({ max: 1_000_000 }), { minLength: 1, maxLength: 60 }), { minLength: 1, maxLength: 6 }), async (rounds) => {
         const dir = await tempDir();
-        const { w, log, sync } = await loggedWorkload(dir);
+        const { w, log, snapshot } = await loggedWorkload(dir);
         const open = new Set<bigint>();
         for (const codes of rounds) {
           play(w, codes, open);
-          await sync();
           if (w.tree.lastZxid === 0n) continue;
-          log.roll();
-          const merged = await mergeSnapshot({ dataDir: dir, dataLogDir: dir, zxid: w.tree.lastZxid });
+          const merged = await snapshot();
           const loaded = await readSnapshot(merged.file);
           expect(loaded.exact).toBe(true);
           expect(loaded.zxid).toBe(w.tree.lastZxid);
@@ -141,20 +147,16 @@ describe('mergeSnapshot', () => {
 
   it('copies unchanged nodes byte for byte and leaves the base untouched; the varied workload merges exactly', async () => {
     const dir = await tempDir();
-    const { w, log, sync } = await loggedWorkload(dir);
+    const { w, log, snapshot } = await loggedWorkload(dir);
     const reference = variedWorkload();
     for (const txn of reference.txns) w.apply(txn.sessionId, txn.body);
-    await sync();
-    log.roll();
-    const first = await mergeSnapshot({ dataDir: dir, dataLogDir: dir, zxid: w.tree.lastZxid });
+    const first = await snapshot();
     expect(first.base).toBeUndefined();
     const before = await readFile(first.file);
     w.setData('/app/config', utf8('{"x":3}'));
     w.create('/app/late', null, 0x100n, 0x100n);
     w.apply(0x100n, { type: 'closeSession' });
-    await sync();
-    log.roll();
-    const second = await mergeSnapshot({ dataDir: dir, dataLogDir: dir, zxid: w.tree.lastZxid });
+    const second = await snapshot();
     expect(second.base).toBe(first.file);
     expect(second.txns).toBe(3);
     expect(await readFile(first.file)).toEqual(before);
@@ -166,15 +168,11 @@ describe('mergeSnapshot', () => {
 
   it('skips a damaged newest snapshot and a fuzzy one for an older exact base (or the empty tree)', async () => {
     const dir = await tempDir();
-    const { w, log, sync } = await loggedWorkload(dir);
+    const { w, log, sync, snapshot } = await loggedWorkload(dir);
     for (let i = 0; i < 50; i++) w.create(`/a${i}`, utf8(`${i}`));
-    await sync();
-    log.roll();
-    const exact = await mergeSnapshot({ dataDir: dir, dataLogDir: dir, zxid: w.tree.lastZxid });
+    const exact = await snapshot();
     for (let i = 0; i < 20; i++) w.setData(`/a${i}`, utf8(`changed ${i}`));
-    await sync();
-    log.roll();
-    const damaged = await mergeSnapshot({ dataDir: dir, dataLogDir: dir, zxid: w.tree.lastZxid });
+    const damaged = await snapshot();
     const bytes = await readFile(damaged.file);
     bytes[bytes.length - 30] ^= 0xff;
     await writeFile(damaged.file, bytes);

@@ -12,3 +12,4 @@ export * from './python.js';
 export * from './rawClient.js';
 export * from './restart.js';
 export * from './cliSession.js';
+export * from './availability.js';

@@ -14,24 +14,13 @@ import {
   startZooKeeper,
   writeZooCfg,
   zkCli,
-  zookeeperAvailable,
+  runsHere, zookeeperAvailable,
   type ServerProcess,
 } from '../src/index.js';
 
 // In CI a missing ZooKeeper is a broken environment, not a reason to skip.
-const inCI = !!process.env.CI && process.env.CI !== 'false' && process.env.CI !== '0';
-const zk = zookeeperAvailable();
-const kazoo = kazooAvailable();
-for (const [what, availability] of [['Apache ZooKeeper', zk], ['kazoo', kazoo]] as const) {
-  if (!availability.ok && !inCI) {
-    console.warn(
-      `\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n` +
-        `!!! SKIPPING ${what} harness tests: ${availability.reason}\n` +
-        `!!! (install with .ci/run; they fail instead of skipping when CI is set)\n` +
-        `!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n`,
-    );
-  }
-}
+const zookeeperRuns = runsHere(zookeeperAvailable(), 'Apache ZooKeeper harness tests');
+const kazooRuns = runsHere(kazooAvailable(), 'kazoo harness tests');
 
 function pidAlive(pid: number): boolean {
   try {
@@ -112,7 +101,7 @@ describe('harness helpers', () => {
   });
 });
 
-describe.skipIf(!zk.ok && !inCI)('Apache ZooKeeper harness', () => {
+describe.skipIf(!zookeeperRuns)('Apache ZooKeeper harness', () => {
   it('starts ZooKeeper, talks to it with zkCli, and stops it', async () => {
     const server = await startZooKeeper();
     servers.push(server);
@@ -139,7 +128,7 @@ describe.skipIf(!zk.ok && !inCI)('Apache ZooKeeper harness', () => {
     expect(server.logText()).toContain('binding to port');
   });
 
-  it.skipIf(!kazoo.ok && !inCI)('kazoo (system python) can talk to it', async () => {
+  it.skipIf(!kazooRuns)('kazoo (system python) can talk to it', async () => {
     const server = await startZooKeeper();
     servers.push(server);
     const script = [

@@ -63,7 +63,8 @@ export class TreeInvariantError extends Error {
   }
 }
 
-function newNode(data: Uint8Array | null, acl: ACL[], zxid: bigint, timeMs: bigint, owner: bigint): ZNode {
+/** A node as a create txn makes it: every zxid and time the txn's, no children yet. */
+export function newNode(data: Uint8Array | null, acl: ACL[], zxid: bigint, timeMs: bigint, owner: bigint): ZNode {
   return {
     data,
     acl,

@@ -31,30 +31,29 @@ export interface TornTail {
  * RecoveryError naming the file and offset. Damage past `until` is ignored: that is the part of the
  * log still being written.
  */
-export function readLoggedTxns(dataLogDir: string, after: bigint, onTxn: (txn: Txn) => void, until?: bigint): Promise<{ last: bigint; tornTail?: TornTail }> {
-  return listByZxid(versionDir(dataLogDir), 'log').then((segments) => {
-    // The segment holding after + 1 is the newest one that starts at or before it.
-    let first = 0;
-    for (let i = 0; i < segments.length; i++) if (segments[i]!.zxid <= after + 1n) first = i;
-    let last = after;
-    let tornTail: TornTail | undefined;
-    for (let i = first; i < segments.length; i++) {
-      const { file, zxid: firstZxid } = segments[i]!;
-      if (until !== undefined && firstZxid > until) break;
-      const scan = scanSegment(readFileSync(file), (txn) => {
-        if (txn.zxid <= last || (until !== undefined && txn.zxid > until)) return;
-        if (!follows(last, txn.zxid)) throw new RecoveryError(file, undefined, `gap in the txn log: 0x${zxidHex(txn.zxid)} follows 0x${zxidHex(last)}`);
-        onTxn(txn);
-        last = txn.zxid;
-      });
-      if (!scan.damage || (until !== undefined && last >= until)) continue;
-      if (scan.damage.kind === 'torn' && i === segments.length - 1) {
-        tornTail = { file, offset: scan.damage.offset, validEnd: scan.validEnd, reason: scan.damage.reason };
-      } else {
-        throw new RecoveryError(file, scan.damage.offset, `damaged txn log record (${scan.damage.reason}) after zxid 0x${zxidHex(last)}; refusing to start with missing history`);
-      }
+export async function readLoggedTxns(dataLogDir: string, after: bigint, onTxn: (txn: Txn) => void, until?: bigint): Promise<{ last: bigint; tornTail?: TornTail; segments: number }> {
+  const segments = await listByZxid(versionDir(dataLogDir), 'log');
+  // The segment holding after + 1 is the newest one that starts at or before it.
+  let first = 0;
+  for (let i = 0; i < segments.length; i++) if (segments[i]!.zxid <= after + 1n) first = i;
+  let last = after;
+  let tornTail: TornTail | undefined;
+  for (let i = first; i < segments.length; i++) {
+    const { file, zxid: firstZxid } = segments[i]!;
+    if (until !== undefined && firstZxid > until) break;
+    const scan = scanSegment(readFileSync(file), (txn) => {
+      if (txn.zxid <= last || (until !== undefined && txn.zxid > until)) return;
+      if (!follows(last, txn.zxid)) throw new RecoveryError(file, undefined, `gap in the txn log: 0x${zxidHex(txn.zxid)} follows 0x${zxidHex(last)}`);
+      onTxn(txn);
+      last = txn.zxid;
+    });
+    if (!scan.damage || (until !== undefined && last >= until)) continue;
+    if (scan.damage.kind === 'torn' && i === segments.length - 1) {
+      tornTail = { file, offset: scan.damage.offset, validEnd: scan.validEnd, reason: scan.damage.reason };
+    } else {
+      throw new RecoveryError(file, scan.damage.offset, `damaged txn log record (${scan.damage.reason}) after zxid 0x${zxidHex(last)}; refusing to start with missing history`);
     }
-    if (until !== undefined && last < until) throw new RecoveryError(versionDir(dataLogDir), undefined, `the txn log ends at 0x${zxidHex(last)}, before 0x${zxidHex(until)}`);
-    return { last, tornTail };
-  });
+  }
+  if (until !== undefined && last < until) throw new RecoveryError(versionDir(dataLogDir), undefined, `the txn log ends at 0x${zxidHex(last)}, before 0x${zxidHex(until)}`);
+  return { last, tornTail, segments: segments.length };
 }

@@ -52,7 +52,7 @@ export async function recover(options: { dataDir: string; dataLogDir: string; lo
   }
 
   let replayed = 0;
-  const { tornTail } = await readLoggedTxns(options.dataLogDir, snapshotZxid, (txn) => {
+  const { tornTail, segments } = await readLoggedTxns(options.dataLogDir, snapshotZxid, (txn) => {
     tree.replay(txn);
     if (txn.body.type === 'createSession') sessions.set(txn.sessionId, txn.body.timeoutMs);
     if (txn.body.type === 'closeSession') sessions.delete(txn.sessionId);
@@ -69,8 +69,7 @@ export async function recover(options: { dataDir: string; dataLogDir: string; lo
     await handle.sync();
     await handle.close();
   }
-  const segments = await listByZxid(versionDir(options.dataLogDir), 'log');
-  if (snapshots.length > 0 && !loadedSnapshot && segments.length === 0) {
+  if (snapshots.length > 0 && !loadedSnapshot && segments === 0) {
     throw new RecoveryError(versionDir(options.dataDir), undefined, 'no snapshot validates and there is no txn log to rebuild from');
   }
   return { tree, sessions: [...sessions].map(([id, timeoutMs]) => ({ id, timeoutMs })), snapshotZxid, snapshotExact, txnsReplayed: replayed };

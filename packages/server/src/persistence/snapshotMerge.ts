@@ -1,4 +1,4 @@
-import { NO_CHILDREN, DataTree, TreeInvariantError, type ZNode } from '../core/tree.js';
+import { DataTree, TreeInvariantError, newNode, type ZNode } from '../core/tree.js';
 import { parentOf } from '../core/path.js';
 import { ownerKind, type Txn, type TxnBody } from '../core/txn.js';
 import { listByZxid, versionDir, zxidHex } from './files.js';
@@ -49,21 +49,7 @@ export class TreeDelta {
         return;
       }
       case 'create': {
-        const time = BigInt(txn.timeMs);
-        const node: ZNode = {
-          data: body.data,
-          acl: body.acl,
-          czxid: txn.zxid,
-          mzxid: txn.zxid,
-          pzxid: txn.zxid,
-          ctime: time,
-          mtime: time,
-          version: 0,
-          cversion: 0,
-          aversion: 0,
-          ephemeralOwner: body.ephemeralOwner,
-          children: NO_CHILDREN,
-        };
+        const node = newNode(body.data, body.acl, txn.zxid, BigInt(txn.timeMs), body.ephemeralOwner);
         if (this.changes.get(body.path)?.kind === 'node') throw new TreeInvariantError(`create of existing node ${body.path}`);
         this.changes.set(body.path, { kind: 'node', node });
         if (ownerKind(body.ephemeralOwner) === 'ephemeral') this.#trackEphemeral(body.path, body.ephemeralOwner);

@@ -48,8 +48,10 @@ function dataText(data: Uint8Array | null): string {
   return `${shown}${cut ? '...' : ''}(${buffer.length}B)`;
 }
 
-function dataJson(data: Uint8Array | null): string | null {
-  return data === null ? null : Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('base64');
+/** Data as base64, from a txn's bytes or a node's byte string. */
+function dataJson(data: Uint8Array | string | null): string | null {
+  if (data === null) return null;
+  return typeof data === 'string' ? Buffer.from(data, 'latin1').toString('base64') : Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('base64');
 }
 
 function bodyText(body: TxnBody): string {

@@ -44,6 +44,18 @@ export const buffer: Codec<Uint8Array | null> = {
   read: (r) => r.buffer(),
 };
 
+/**
+ * Jute buffer held as a byte string: the same bytes on the wire, kept in memory as a one-byte string
+ * (one char per byte) instead of a typed array, which costs ~100 bytes of object per value. For
+ * values kept by the million (znode data); see byteString.ts.
+ */
+export const byteString: Codec<string | null> = {
+  name: 'buffer',
+  minBytes: 4,
+  write: (w, v) => w.byteString(v),
+  read: (r) => r.byteString(),
+};
+
 /** Jute ustring where null (length -1) is meaningful. */
 export const ustring: Codec<string | null> = {
   name: 'ustring',

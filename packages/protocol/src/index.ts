@@ -1,5 +1,6 @@
 export * from './errors.js';
 export * from './jute.js';
+export * from './byteString.js';
 export * from './codec.js';
 export * from './constants.js';
 export * from './records.js';

@@ -11,6 +11,8 @@ export const DEFAULT_MAX_FIELD_LENGTH = 2 * 0xfffff;
 export class JuteWriter {
   #bytes: Uint8Array;
   #view: DataView;
+  /** The same bytes as a Buffer, for its latin1 encoder; made on the first byteString write. */
+  #asBuffer: Buffer | undefined;
   #pos = 0;
 
   constructor(initialCapacity = 256) {
@@ -35,6 +37,7 @@ export class JuteWriter {
     next.set(this.#bytes.subarray(0, this.#pos));
     this.#bytes = next;
     this.#view = new DataView(next.buffer);
+    this.#asBuffer = undefined;
   }
 
   int(value: number): void {
@@ -64,6 +67,16 @@ export class JuteWriter {
     if (value === null) return this.int(-1);
     this.int(value.length);
     this.raw(value);
+  }
+
+  /** A jute buffer held as a byte string (see byteString.ts): one char per byte, written as is. */
+  byteString(value: string | null): void {
+    if (value === null) return this.int(-1);
+    this.#ensure(4 + value.length);
+    this.#view.setInt32(this.#pos, value.length);
+    this.#pos += 4;
+    this.#asBuffer ??= Buffer.from(this.#bytes.buffer);
+    this.#pos += this.#asBuffer.write(value, this.#pos, value.length, 'latin1');
   }
 
   ustring(value: string | null): void {
@@ -121,6 +134,8 @@ export class JuteReader {
   readonly #maxFieldLength: number;
   readonly #copyBytes: (bytes: Uint8Array) => Uint8Array;
   #pos: number;
+  /** The same bytes as a Buffer, made on the first byteString read (Buffer has the latin1 decoder). */
+  #asBuffer: Buffer | undefined;
 
   /**
    * `copyBytes` makes the copy a decoded buffer gets (default: a fresh Uint8Array). A server that keeps
@@ -181,6 +196,15 @@ export class JuteReader {
     const at = this.#take(length, 'buffer');
     // Always a copy: a view would alias (and retain) the whole frame.
     return this.#copyBytes(this.#bytes.subarray(at, at + length));
+  }
+
+  /** A jute buffer decoded as a byte string (see byteString.ts): no typed array per value. */
+  byteString(): string | null {
+    const length = this.#length('buffer');
+    if (length === -1) return null;
+    const at = this.#take(length, 'buffer');
+    this.#asBuffer ??= Buffer.from(this.#bytes.buffer, this.#bytes.byteOffset, this.#bytes.byteLength);
+    return this.#asBuffer.toString('latin1', at, at + length);
   }
 
   ustring(): string | null {

@@ -66,7 +66,9 @@ export const digest = (perms: number, id: string): ACLEntry => ({ perms, id: { s
 export const ip = (perms: number, id: string): ACLEntry => ({ perms, id: { scheme: 'ip', id } });
 
 export const bytes = (s: string): Uint8Array => new TextEncoder().encode(s);
-export const text = (b: Uint8Array | null | undefined): string | null | undefined => (b == null ? b : new TextDecoder().decode(b));
+/** UTF-8 text of a reply's bytes, or of a node's byte string. */
+export const text = (b: Uint8Array | string | null | undefined): string | null | undefined =>
+  b == null ? b : new TextDecoder().decode(typeof b === 'string' ? Buffer.from(b, 'latin1') : b);
 
 export const DEFAULT_START_MS = 1_000_000_000_500;
 

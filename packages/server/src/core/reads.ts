@@ -16,7 +16,6 @@ import {
   GetChildrenRequest,
   GetChildrenResponse,
   GetDataRequest,
-  GetDataResponse,
   GetEphemeralsRequest,
   GetEphemeralsResponse,
   JuteReader,
@@ -29,7 +28,11 @@ import {
   SyncResponse,
   WatcherType,
   WhoAmIResponse,
+  Stat,
+  byteString,
+  bytesOf,
   readMultiRequest,
+  record,
   writeMultiResponse,
   type JuteWriter,
   type MultiResult,
@@ -39,6 +42,9 @@ import {
 import { hasPermission, type Identity } from './acl.js';
 import type { DataTree } from './tree.js';
 import { WatchMode, type WatchDelivery, type WatchRegistry } from './watches.js';
+
+/** GetDataResponse as the server sends it: the node's data is a byte string, not a Uint8Array. */
+const GetDataReply = record('GetDataResponse', { data: byteString, stat: Stat });
 
 /** Who is reading: the connection (watcher), its session and its identities. */
 export interface Reader {
@@ -137,7 +143,7 @@ export class ReadHandler {
     if (!node) return fail(ErrorCode.NONODE);
     if (!hasPermission(node.acl, reader.identities, Perms.READ)) return fail(ErrorCode.NOAUTH);
     if (watch) this.watches.add('data', path, reader.watcher, WatchMode.standard);
-    return ok(GetDataResponse, { data: node.data, stat: this.tree.statOf(node) });
+    return ok(GetDataReply, { data: node.data, stat: this.tree.statOf(node) });
   }
 
   private getChildren(op: number, { path, watch }: { path: string; watch: boolean }, reader: Reader): ReadOutcome {
@@ -198,7 +204,7 @@ export class ReadHandler {
       if (!node) return { type: OpCode.error, err: ErrorCode.NONODE };
       if (!hasPermission(node.acl, reader.identities, Perms.READ)) return { type: OpCode.error, err: ErrorCode.NOAUTH };
       return op.type === OpCode.getData
-        ? { type: OpCode.getData, data: node.data, stat: this.tree.statOf(node) }
+        ? { type: OpCode.getData, data: bytesOf(node.data), stat: this.tree.statOf(node) }
         : { type: OpCode.getChildren, children: [...node.children] };
     });
     return { err: ErrorCode.OK, body: (w) => writeMultiResponse(w, results) };

@@ -1,12 +1,13 @@
 import { createHash } from 'node:crypto';
-import { EventType, zeroStat, type ACL, type Stat } from '@corral/protocol';
+import { byteStringOf, EventType, zeroStat, type ACL, type Stat } from '@corral/protocol';
 import { OPEN_ACL_UNSAFE, READ_ACL_UNSAFE } from './acl.js';
 import { AclCache } from './aclCache.js';
 import { childPath, parentOf } from './path.js';
 import { ownerKind, type Txn, type TxnBody } from './txn.js';
 
 export interface ZNode {
-  data: Uint8Array | null;
+  /** The data as a byte string (one char per byte; see byteString.ts in @corral/protocol). */
+  data: string | null;
   acl: ACL[];
   czxid: bigint;
   mzxid: bigint;
@@ -64,7 +65,7 @@ export class TreeInvariantError extends Error {
 }
 
 /** A node as a create txn makes it: every zxid and time the txn's, no children yet. */
-export function newNode(data: Uint8Array | null, acl: ACL[], zxid: bigint, timeMs: bigint, owner: bigint): ZNode {
+export function newNode(data: string | null, acl: ACL[], zxid: bigint, timeMs: bigint, owner: bigint): ZNode {
   return {
     data,
     acl,
@@ -90,9 +91,11 @@ export class DataTree {
   #ttls = new Set<string>();
   #lastZxid = 0n;
   #dataBytes = 0;
+  #lastTimeMs = 0;
+  #lastTime = 0n;
 
   constructor() {
-    const empty = new Uint8Array(0);
+    const empty = '';
     this.#nodes.set('/', newNode(empty, this.#acls.intern(OPEN_ACL_UNSAFE), 0n, 0n, 0n));
     this.#nodes.set('/zookeeper', newNode(empty, this.#acls.intern(OPEN_ACL_UNSAFE), 0n, 0n, 0n));
     this.#nodes.set('/zookeeper/quota', newNode(empty, this.#acls.intern(OPEN_ACL_UNSAFE), 0n, 0n, 0n));
@@ -289,10 +292,10 @@ export class DataTree {
         if (this.#replaying && !this.#nodes.has(body.path)) return { type: 'setData', stat: zeroStat() };
         const node = this.#mustGet(body.path);
         this.#dataBytes += (body.data?.length ?? 0) - (node.data?.length ?? 0);
-        node.data = body.data;
+        node.data = byteStringOf(body.data);
         node.version = body.version;
         node.mzxid = txn.zxid;
-        node.mtime = BigInt(txn.timeMs);
+        node.mtime = this.#timeOf(txn);
         events.push({ type: EventType.NodeDataChanged, path: body.path, acl: node.acl });
         return { type: 'setData', stat: this.statOf(node) };
       }
@@ -313,6 +316,15 @@ export class DataTree {
     }
   }
 
+  /** The txn's time as a BigInt, shared by the txns of one millisecond (a BigInt is 24 bytes a node). */
+  #timeOf(txn: Txn): bigint {
+    if (txn.timeMs !== this.#lastTimeMs) {
+      this.#lastTimeMs = txn.timeMs;
+      this.#lastTime = BigInt(txn.timeMs);
+    }
+    return this.#lastTime;
+  }
+
   #mustGet(path: string): ZNode {
     const node = this.#nodes.get(path);
     if (!node) throw new TreeInvariantError(`txn refers to missing node ${path}`);
@@ -329,7 +341,7 @@ export class DataTree {
       return { type: 'create', path: body.path, stat: this.statOf(existing), op: body.op };
     }
     if (existing) throw new TreeInvariantError(`create of existing node ${body.path}`);
-    const node = newNode(body.data, this.#acls.intern(body.acl), txn.zxid, BigInt(txn.timeMs), body.ephemeralOwner);
+    const node = newNode(byteStringOf(body.data), this.#acls.intern(body.acl), txn.zxid, this.#timeOf(txn), body.ephemeralOwner);
     this.#nodes.set(body.path, node);
     addChild(parent, body.path.slice(parentPath === '/' ? 1 : parentPath.length + 1));
     parent.cversion = body.parentCVersion;
@@ -371,7 +383,7 @@ export class DataTree {
       const node = this.#nodes.get(path)!;
       const stat = this.statOf(node);
       hash.update(path).update('\0');
-      hash.update(node.data === null ? '-' : Buffer.from(node.data).toString('base64')).update('\0');
+      hash.update(node.data === null ? '-' : Buffer.from(node.data, 'latin1').toString('base64')).update('\0');
       hash.update(JSON.stringify(node.acl)).update('\0');
       hash.update(Object.values(stat).join(',')).update(node.ephemeralOwner.toString()).update('\n');
     }

@@ -1,10 +1,9 @@
 import { closeSync, fstatSync, fsyncSync, openSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { crc32 } from 'node:zlib';
-import { ACL, DecodeError, JuteReader, JuteWriter, buffer, int, long, record, string, vector, type Infer } from '@corral/protocol';
+import { ACL, DecodeError, JuteReader, JuteWriter, byteString, int, long, record, string, vector, type Infer } from '@corral/protocol';
 import { DataTree, NO_CHILDREN, type ZNode } from '../core/tree.js';
 import { versionDir, zxidHex } from './files.js';
-import { pooledCopy } from '../core/bytes.js';
 
 /**
  * Snapshot layout (streamed both ways, never a second copy of the tree in memory):
@@ -27,7 +26,7 @@ const READ_BYTES = 1024 * 1024;
 
 const SnapshotNode = record('SnapshotNode', {
   path: string,
-  data: buffer,
+  data: byteString,
   acl: vector(ACL),
   czxid: long,
   mzxid: long,
@@ -360,11 +359,11 @@ export function entryPath(bytes: Buffer, start: number, end: number): string {
 }
 
 /** Decodes one raw entry into the node it describes. */
-export function decodeEntry(entry: Uint8Array, aclMemo: AclMemo = { bytes: undefined, acl: [] }): { path: string; node: ZNode } {
-  const reader = new JuteReader(entry, { copyBytes: pooledCopy });
-  const fields = readEntry(reader, entry, aclMemo);
+export function decodeEntry(entry: Uint8Array, memo: EntryMemo = newEntryMemo()): { path: string; node: ZNode } {
+  const reader = new JuteReader(entry);
+  const fields = readEntry(reader, entry, memo);
   if (reader.remaining !== 0) throw new DecodeError(`node entry has ${reader.remaining} trailing bytes`);
-  return { path: fields.path, node: nodeFromEntry(fields) };
+  return { path: fields.path, node: nodeFromEntry(fields, memo) };
 }
 
 /**
@@ -378,14 +377,14 @@ export async function visitSnapshot(file: string, visitor: SnapshotVisitor): Pro
     reader = new SnapshotReader(file);
     await visitor.header?.({ zxid: reader.zxid, sessions: reader.sessions, exact: reader.exact });
     let nodes = 0;
-    const aclMemo: AclMemo = { bytes: undefined, acl: [] };
+    const memo = newEntryMemo();
     for (;;) {
       const offset = reader.offset;
       const entry = reader.next();
       if (!entry) break;
       let decoded: { path: string; node: ZNode };
       try {
-        decoded = decodeEntry(entry, aclMemo);
+        decoded = decodeEntry(entry, memo);
       } catch (error) {
         if (error instanceof DecodeError) throw new SnapshotError(file, `undecodable node at byte ${offset}: ${error.message}`);
         throw error;
@@ -403,29 +402,38 @@ export async function visitSnapshot(file: string, visitor: SnapshotVisitor): Pro
   }
 }
 
-/** The ACL bytes of the previous entry and what they decoded to: consecutive nodes mostly share one list. */
-export interface AclMemo {
-  bytes: Uint8Array | undefined;
+/**
+ * What consecutive entries mostly share, kept from the previous one: the ACL bytes and what they
+ * decoded to (a handful of distinct lists for a million nodes), and the create time (nodes created
+ * in one millisecond share one BigInt, as they do in a live tree).
+ */
+export interface EntryMemo {
+  aclBytes: Uint8Array | undefined;
   acl: Infer<typeof SnapshotNode>['acl'];
+  time: bigint;
+}
+
+export function newEntryMemo(): EntryMemo {
+  return { aclBytes: undefined, acl: [], time: -1n };
 }
 
 /**
  * Reads one entry field by field with SnapshotNode's own codecs; an ACL whose bytes equal the
  * previous entry's is not decoded again (a million nodes, a handful of distinct ACL lists).
  */
-function readEntry(r: JuteReader, bytes: Uint8Array, memo: AclMemo): Infer<typeof SnapshotNode> {
+function readEntry(r: JuteReader, bytes: Uint8Array, memo: EntryMemo): Infer<typeof SnapshotNode> {
   const f = SnapshotNode.fields;
   const path = f.path.read(r);
   const data = f.data.read(r);
   const aclStart = r.position;
-  let acl: AclMemo['acl'];
-  const previous = memo.bytes;
+  let acl: EntryMemo['acl'];
+  const previous = memo.aclBytes;
   if (previous && aclStart + previous.length <= bytes.length && Buffer.compare(bytes.subarray(aclStart, aclStart + previous.length), previous) === 0) {
     r.skip(previous.length);
     acl = memo.acl;
   } else {
     acl = f.acl.read(r);
-    memo.bytes = bytes.slice(aclStart, r.position);
+    memo.aclBytes = bytes.slice(aclStart, r.position);
     memo.acl = acl;
   }
   return {
@@ -449,16 +457,17 @@ function readEntry(r: JuteReader, bytes: Uint8Array, memo: AclMemo): Infer<typeo
  * nodes). Equal zxids and times share one BigInt, as they do in a live tree: a million nodes would
  * otherwise carry three copies of their create zxid.
  */
-function nodeFromEntry(e: Infer<typeof SnapshotNode>): ZNode {
+function nodeFromEntry(e: Infer<typeof SnapshotNode>, memo: EntryMemo): ZNode {
   const mzxid = e.mzxid === e.czxid ? e.czxid : e.mzxid;
+  const ctime = e.ctime === memo.time ? memo.time : (memo.time = e.ctime);
   return {
     data: e.data,
     acl: e.acl,
     czxid: e.czxid,
     mzxid,
     pzxid: e.pzxid === e.czxid ? e.czxid : e.pzxid === mzxid ? mzxid : e.pzxid,
-    ctime: e.ctime,
-    mtime: e.mtime === e.ctime ? e.ctime : e.mtime,
+    ctime,
+    mtime: e.mtime === ctime ? ctime : e.mtime,
     version: e.version,
     cversion: e.cversion,
     aversion: e.aversion,

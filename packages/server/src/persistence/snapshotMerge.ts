@@ -1,3 +1,4 @@
+import { byteStringOf } from '@corral/protocol';
 import { DataTree, TreeInvariantError, newNode, type ZNode } from '../core/tree.js';
 import { parentOf } from '../core/path.js';
 import { ownerKind, type Txn, type TxnBody } from '../core/txn.js';
@@ -49,7 +50,7 @@ export class TreeDelta {
         return;
       }
       case 'create': {
-        const node = newNode(body.data, body.acl, txn.zxid, BigInt(txn.timeMs), body.ephemeralOwner);
+        const node = newNode(byteStringOf(body.data), body.acl, txn.zxid, BigInt(txn.timeMs), body.ephemeralOwner);
         if (this.changes.get(body.path)?.kind === 'node') throw new TreeInvariantError(`create of existing node ${body.path}`);
         this.changes.set(body.path, { kind: 'node', node });
         if (ownerKind(body.ephemeralOwner) === 'ephemeral') this.#trackEphemeral(body.path, body.ephemeralOwner);
@@ -60,7 +61,7 @@ export class TreeDelta {
         this.#delete(body.path, txn.zxid);
         return;
       case 'setData':
-        this.#update(body.path, { data: body.data, version: body.version, mzxid: txn.zxid, mtime: BigInt(txn.timeMs) });
+        this.#update(body.path, { data: byteStringOf(body.data), version: body.version, mzxid: txn.zxid, mtime: BigInt(txn.timeMs) });
         return;
       case 'setACL':
         this.#update(body.path, { acl: body.acl, aversion: body.version });

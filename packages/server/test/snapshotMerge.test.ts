@@ -166,6 +166,29 @@ describe('mergeSnapshot', () => {
     await log.close();
   });
 
+  it('a paced merge writes no faster than its rate and gives the same snapshot', async () => {
+    const dir = await tempDir();
+    const { w, log, sync } = await loggedWorkload(dir);
+    const value = new Uint8Array(10_000).fill(7);
+    w.create('/big', null);
+    for (let i = 0; i < 300; i++) w.create(`/big/n${i}`, value); // ~3 MiB of snapshot
+    await sync();
+    log.roll();
+    const zxid = w.tree.lastZxid;
+    const unpacedStart = performance.now();
+    const unpaced = await mergeSnapshot({ dataDir: dir, dataLogDir: dir, zxid });
+    const unpacedMs = performance.now() - unpacedStart;
+    const unpacedBytes = await readFile(unpaced.file);
+    await rm(unpaced.file);
+    const pacedStart = performance.now();
+    const paced = await mergeSnapshot({ dataDir: dir, dataLogDir: dir, zxid, writeBytesPerSecond: 4 * 1024 * 1024 });
+    const pacedMs = performance.now() - pacedStart;
+    expect(pacedMs).toBeGreaterThanOrEqual((unpacedBytes.length / (4 * 1024 * 1024)) * 1000 * 0.9);
+    expect(pacedMs).toBeGreaterThan(unpacedMs);
+    expect(Buffer.compare(await readFile(paced.file), unpacedBytes)).toBe(0); // (toEqual walks 3 MiB byte by byte)
+    await log.close();
+  });
+
   it('skips a damaged newest snapshot and a fuzzy one for an older exact base (or the empty tree)', async () => {
     const dir = await tempDir();
     const { w, log, sync, snapshot } = await loggedWorkload(dir);

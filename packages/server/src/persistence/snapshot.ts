@@ -1,4 +1,4 @@
-import { closeSync, fstatSync, fsyncSync, openSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fdatasyncSync, fstatSync, fsyncSync, openSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { crc32 } from 'node:zlib';
 import { ACL, DecodeError, JuteReader, JuteWriter, byteString, int, long, record, string, vector, type Infer } from '@corral/protocol';
@@ -22,6 +22,12 @@ const SNAP_VERSION_FUZZY = 1;
 /** The tree exactly as it was at the snapshot's zxid: what a merge can start from. */
 const SNAP_VERSION_EXACT = 2;
 const WRITE_BYTES = 256 * 1024;
+/**
+ * Flush written data to disk every this many bytes rather than all at the end: one fsync of a
+ * whole snapshot keeps the disk busy long enough to stall the txn log's synced writes behind it
+ * (acknowledged writes wait); a MiB at a time lets the log's writes in between.
+ */
+const SYNC_EVERY_BYTES = 1024 * 1024;
 const READ_BYTES = 1024 * 1024;
 
 const SnapshotNode = record('SnapshotNode', {
@@ -63,11 +69,20 @@ export class SnapshotFileWriter {
   readonly #w = new JuteWriter(WRITE_BYTES + 1024);
   #checksum = 0;
   #nodes = 0;
+  #unsyncedBytes = 0;
+  #writtenBytes = 0;
+  readonly #startedAt = performance.now();
+  readonly #bytesPerSecond: number;
   /** One record object reused for every node: a million nodes should not mean a million temporaries. */
   readonly #scratch: Infer<typeof SnapshotNode> = { path: '/', data: null, acl: [], czxid: 0n, mzxid: 0n, pzxid: 0n, ctime: 0n, mtime: 0n, version: 0, cversion: 0, aversion: 0, ephemeralOwner: 0n };
 
   /** `exact`: the snapshot is the tree exactly at zxid, whose ephemeral nodes are these (path, owner). */
-  constructor(dataDir: string, readonly zxid: bigint, sessions: readonly SessionEntry[], exact?: { ephemerals: Iterable<[string, bigint]> }) {
+  /**
+   * `bytesPerSecond` paces the writing (the snapshot worker; it sleeps between writes): a snapshot
+   * written as fast as the disk takes it queues tens of MiB ahead of every synced log write.
+   */
+  constructor(dataDir: string, readonly zxid: bigint, sessions: readonly SessionEntry[], exact?: { ephemerals: Iterable<[string, bigint]> }, options: { bytesPerSecond?: number } = {}) {
+    this.#bytesPerSecond = options.bytesPerSecond ?? Infinity;
     this.file = path.join(versionDir(dataDir), `snapshot.${zxidHex(zxid)}`);
     this.#tmp = `${this.file}.tmp`;
     this.#fd = openSync(this.#tmp, 'w');
@@ -141,6 +156,14 @@ export class SnapshotFileWriter {
     this.#checksum = crc32(bytes, this.#checksum);
     writeFully(this.#fd, bytes);
     this.#w.reset();
+    this.#unsyncedBytes += bytes.length;
+    this.#writtenBytes += bytes.length;
+    if (this.#unsyncedBytes >= SYNC_EVERY_BYTES) {
+      fdatasyncSync(this.#fd);
+      this.#unsyncedBytes = 0;
+    }
+    const aheadMs = this.#startedAt + (this.#writtenBytes / this.#bytesPerSecond) * 1000 - performance.now();
+    if (aheadMs > 0) sleepSync(aheadMs);
   }
 
   /** Terminator, checksum trailer, fsync, rename, fsync of the directory. */
@@ -167,6 +190,13 @@ export class SnapshotFileWriter {
     }
     rmSync(this.#tmp, { force: true });
   }
+}
+
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
+
+/** Blocks the calling thread (the snapshot worker's: it has nothing else to do meanwhile). */
+function sleepSync(ms: number): void {
+  Atomics.wait(sleeper, 0, 0, ms);
 }
 
 function writeFully(fd: number, bytes: Uint8Array): void {

@@ -160,12 +160,21 @@ export interface MergeResult {
   txns: number;
 }
 
+export interface MergeOptions {
+  dataDir: string;
+  dataLogDir: string;
+  zxid: bigint;
+  /** Pace of writing the new snapshot (unset: as fast as the disk takes it). */
+  writeBytesPerSecond?: number;
+  onSkip?: (file: string, reason: string) => void;
+}
+
 /**
  * Writes the exact snapshot at `zxid` (which must be durable in the log): the newest exact snapshot
  * before it that validates, plus the logged txns after that one. A damaged or fuzzy snapshot is
  * skipped for the one before it; with none, the log is replayed from the empty tree.
  */
-export async function mergeSnapshot(options: { dataDir: string; dataLogDir: string; zxid: bigint; onSkip?: (file: string, reason: string) => void }): Promise<MergeResult> {
+export async function mergeSnapshot(options: MergeOptions): Promise<MergeResult> {
   const candidates = (await listByZxid(versionDir(options.dataDir), 'snapshot')).filter((s) => s.zxid <= options.zxid).reverse();
   for (const candidate of candidates) {
     try {
@@ -183,7 +192,7 @@ export async function mergeSnapshot(options: { dataDir: string; dataLogDir: stri
   return mergeOnto(emptyBase(), undefined, options);
 }
 
-async function mergeOnto(base: Base, baseFile: string | undefined, options: { dataDir: string; dataLogDir: string; zxid: bigint }): Promise<MergeResult> {
+async function mergeOnto(base: Base, baseFile: string | undefined, options: MergeOptions): Promise<MergeResult> {
   if (baseFile && base.zxid === options.zxid) return { file: baseFile, zxid: base.zxid, nodes: -1, base: baseFile, txns: 0 };
   const delta = new TreeDelta(base.sessions, base.ephemerals);
   let txns = 0;
@@ -197,7 +206,7 @@ async function mergeOnto(base: Base, baseFile: string | undefined, options: { da
     options.zxid,
   );
   const sessions = [...delta.sessions].map(([id, timeoutMs]) => ({ id, timeoutMs }));
-  const writer = new SnapshotFileWriter(options.dataDir, options.zxid, sessions, { ephemerals: delta.ephemeralNodes() });
+  const writer = new SnapshotFileWriter(options.dataDir, options.zxid, sessions, { ephemerals: delta.ephemeralNodes() }, { bytesPerSecond: options.writeBytesPerSecond });
   try {
     const { changes } = delta;
     base.forEach((path, copy, decode) => {

@@ -8,7 +8,9 @@ import { JuteWriter } from './jute.js';
  */
 export class FrameReader {
   readonly maxFrameLength: number;
+  /** Received chunks not yet fully consumed; the first one from offset #head. */
   #chunks: Uint8Array[] = [];
+  #head = 0;
   #buffered = 0;
   #nextLength = -1;
 
@@ -21,7 +23,11 @@ export class FrameReader {
     return this.#buffered;
   }
 
-  /** Adds received bytes and returns every frame payload they complete, in order. */
+  /**
+   * Adds received bytes and returns every frame payload they complete, in order. A frame that lies
+   * inside one chunk is a view of it (no copy); the length prefix is read in place, so a frame
+   * costs one view and nothing else.
+   */
   push(chunk: Uint8Array): Uint8Array[] {
     if (chunk.length > 0) {
       this.#chunks.push(chunk);
@@ -31,8 +37,7 @@ export class FrameReader {
     for (;;) {
       if (this.#nextLength < 0) {
         if (this.#buffered < 4) break;
-        const header = this.#take(4);
-        const length = new DataView(header.buffer, header.byteOffset, 4).getInt32(0);
+        const length = this.#takeLength();
         if (length < 0 || length > this.maxFrameLength) throw new FrameSizeError(length, this.maxFrameLength);
         this.#nextLength = length;
       }
@@ -43,27 +48,45 @@ export class FrameReader {
     return frames;
   }
 
+  /** The big-endian int32 at the front (4 bytes are buffered). */
+  #takeLength(): number {
+    const first = this.#chunks[0]!;
+    const at = this.#head;
+    if (first.length - at >= 4) {
+      this.#consumed(first, 4);
+      return (first[at]! << 24) | (first[at + 1]! << 16) | (first[at + 2]! << 8) | first[at + 3]!;
+    }
+    const bytes = this.#take(4);
+    return (bytes[0]! << 24) | (bytes[1]! << 16) | (bytes[2]! << 8) | bytes[3]!;
+  }
+
   #take(count: number): Uint8Array {
-    this.#buffered -= count;
     const first = this.#chunks[0];
-    if (first && first.length >= count) {
-      // Common case: the frame lies inside one chunk; hand out a view, no copy.
-      const out = first.subarray(0, count);
-      if (first.length === count) this.#chunks.shift();
-      else this.#chunks[0] = first.subarray(count);
+    if (first && first.length - this.#head >= count) {
+      const out = first.subarray(this.#head, this.#head + count);
+      this.#consumed(first, count);
       return out;
     }
     const out = new Uint8Array(count);
     let filled = 0;
     while (filled < count) {
       const chunk = this.#chunks[0]!;
-      const n = Math.min(chunk.length, count - filled);
-      out.set(chunk.subarray(0, n), filled);
+      const n = Math.min(chunk.length - this.#head, count - filled);
+      out.set(chunk.subarray(this.#head, this.#head + n), filled);
       filled += n;
-      if (n === chunk.length) this.#chunks.shift();
-      else this.#chunks[0] = chunk.subarray(n);
+      this.#consumed(chunk, n);
     }
     return out;
+  }
+
+  /** `count` bytes of the first chunk are used up; a chunk used up entirely is dropped. */
+  #consumed(first: Uint8Array, count: number): void {
+    this.#buffered -= count;
+    this.#head += count;
+    if (this.#head === first.length) {
+      this.#chunks.shift();
+      this.#head = 0;
+    }
   }
 }
 

@@ -1,8 +1,6 @@
 import { DecodeError } from './errors.js';
 
 const utf8 = new TextEncoder();
-// ignoreBOM: a leading U+FEFF is string content in jute (Java keeps it); the default would strip it.
-const utf8Decoder = new TextDecoder('utf-8', { fatal: false, ignoreBOM: true });
 
 /** Default cap for one length-prefixed buffer/string inside a record (ZooKeeper: maxbuffer + extrasize). */
 export const DEFAULT_MAX_FIELD_LENGTH = 2 * 0xfffff;
@@ -134,7 +132,7 @@ export class JuteReader {
   readonly #maxFieldLength: number;
   readonly #copyBytes: (bytes: Uint8Array) => Uint8Array;
   #pos: number;
-  /** The same bytes as a Buffer, made on the first byteString read (Buffer has the latin1 decoder). */
+  /** The same bytes as a Buffer, made on the first string read (Buffer has the decoders). */
   #asBuffer: Buffer | undefined;
 
   /**
@@ -203,15 +201,20 @@ export class JuteReader {
     const length = this.#length('buffer');
     if (length === -1) return null;
     const at = this.#take(length, 'buffer');
-    this.#asBuffer ??= Buffer.from(this.#bytes.buffer, this.#bytes.byteOffset, this.#bytes.byteLength);
-    return this.#asBuffer.toString('latin1', at, at + length);
+    return this.#buffer().toString('latin1', at, at + length);
   }
 
   ustring(): string | null {
     const length = this.#length('string');
     if (length === -1) return null;
     const at = this.#take(length, 'string');
-    return utf8Decoder.decode(this.#bytes.subarray(at, at + length));
+    // Decoded from one Buffer view of the frame (Buffer's decoder keeps a BOM and replaces invalid
+    // sequences with U+FFFD, as TextDecoder with ignoreBOM does) rather than a new view per string.
+    return this.#buffer().toString('utf8', at, at + length);
+  }
+
+  #buffer(): Buffer {
+    return (this.#asBuffer ??= Buffer.from(this.#bytes.buffer, this.#bytes.byteOffset, this.#bytes.byteLength));
   }
 
   /** Element count of a vector; every element takes at least one byte, so a count beyond the frame is rejected before allocating. */

@@ -43,3 +43,27 @@ describe('byte strings (znode data held as one char per byte)', () => {
     expect(() => new JuteReader(new Uint8Array([0, 0, 0, 5, 1, 2])).byteString()).toThrow(/runs past its frame/);
   });
 });
+
+describe('ustring decoding', () => {
+  // A leading U+FEFF is string content in jute (Java keeps it); invalid UTF-8 becomes U+FFFD.
+  const whatwg = new TextDecoder('utf-8', { fatal: false, ignoreBOM: true });
+
+  it('decodes any bytes exactly as a WHATWG decoder that keeps the BOM', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 64 }), fc.uint8Array({ maxLength: 4 }), (value, prefix) => {
+        const w = new JuteWriter(4);
+        w.raw(prefix);
+        buffer.write(w, value);
+        const r = new JuteReader(w.toBytes(), { start: prefix.length });
+        expect(r.ustring()).toBe(whatwg.decode(value));
+      }),
+      { numRuns: 500 },
+    );
+    const cases = [[0xef, 0xbb, 0xbf, 0x61], [0xc0, 0x80], [0xed, 0xa0, 0x80], [0xf0, 0x9f, 0x98], [0xe2, 0x82], [0xff, 0x61, 0xf4, 0x90, 0x80, 0x80]];
+    for (const bytes of cases) {
+      const w = new JuteWriter(4);
+      buffer.write(w, Uint8Array.from(bytes));
+      expect(new JuteReader(w.toBytes()).ustring()).toBe(whatwg.decode(Uint8Array.from(bytes)));
+    }
+  });
+});

@@ -1,7 +1,7 @@
 /**
- * Copies small byte arrays into shared 8 KiB slabs (as Node's Buffer pool does), so a tree of a
- * million 100-byte values is not a million ArrayBuffers, each with its own header and allocation.
- * A slab lives while any value in it does; larger values get their own buffer.
+ * Copies small byte arrays into shared 8 KiB slabs (as Node's Buffer pool does): request values,
+ * replies and replayed txns are not an ArrayBuffer each (a header, an allocation, external-memory
+ * accounting for the GC). A slab lives while any value in it does; larger values get their own buffer.
  */
 const SLAB_BYTES = 8192;
 const MAX_POOLED_BYTES = 1024;

@@ -296,7 +296,8 @@ export class ServerCore {
       ReplyHeader.write(w, { xid, zxid, err });
       if (err === 0 && body) body(w);
     });
-    return w.toBytes();
+    // A view into a shared slab: replies are small and short-lived, not worth an ArrayBuffer each.
+    return pooledCopy(w.toBytesView());
   }
 
   /** Checks see the zxid the txn will get: the one after the last proposed. */

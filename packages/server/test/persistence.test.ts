@@ -2,7 +2,7 @@
  * Unit tests of the persistence layer on real files in a temp dir: txn codec, log segment scanning
  * (torn vs corrupt), snapshots (incl. fuzzy ones taken while the tree changes), recovery and purge.
  */
-import { mkdtemp, readFile, readdir, rm, truncate, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
@@ -461,6 +461,49 @@ describe('recover()', () => {
     expect(segments.length).toBeGreaterThan(2);
     await rm(segments[1]!.file);
     await expect(recoverQuiet(missing)).rejects.toThrow(/gap in the txn log/);
+  });
+
+  it('rolls take a segment prepared ahead: names are first zxids, finished segments are trimmed, a stray prepared file is ignored', async () => {
+    const dir = await tempDir();
+    const w = variedWorkload();
+    const prepared = path.join(versionDir(dir), 'log.prepared');
+    const log = new TxnLog({ dir, preallocateBytes: 64 * 1024, forceSync: true, maxSegmentBytes: 1 << 30 });
+    await log.init();
+    for (let i = 0; i < w.txns.length; i++) {
+      log.append(w.txns[i]!);
+      if (i % 2 === 1 || i === w.txns.length - 1) await log.flush();
+      if (i === 1) {
+        // The next segment is made in the background once the first is in use.
+        await expect.poll(async () => (await stat(prepared).catch(() => undefined))?.size, { timeout: 2000 }).toBe(64 * 1024);
+      }
+      if (i % 6 === 5) log.roll();
+    }
+    await log.close();
+    expect(await readdir(versionDir(dir))).not.toContain('log.prepared'); // a clean stop removes it
+
+    const segments = await listByZxid(versionDir(dir), 'log');
+    expect(segments.length).toBeGreaterThan(2);
+    const scanned: Txn[] = [];
+    for (const [i, segment] of segments.entries()) {
+      const bytes = await readFile(segment.file);
+      const scan = scanSegment(bytes);
+      expect(scan.damage).toBeUndefined();
+      expect(scan.txns[0]!.zxid).toBe(segment.zxid);
+      if (i < segments.length - 1) expect(bytes.length).toBe(scan.validEnd); // trimmed after its roll
+      scanned.push(...scan.txns);
+    }
+    expect(scanned).toEqual(w.txns);
+
+    // A kill leaves the prepared file behind (here: garbage in it); recovery does not read it, the
+    // next log replaces it, and what that log writes is recovered.
+    await writeFile(prepared, Buffer.alloc(5000, 0xab));
+    expect(treeState((await recoverQuiet(dir)).state.tree)).toEqual(treeState(w.tree));
+    const again = new TxnLog({ dir, preallocateBytes: 64 * 1024, forceSync: true, maxSegmentBytes: 1 << 30 });
+    await again.init();
+    again.append(w.create('/after-restart'));
+    await again.flush();
+    await again.close();
+    expect(treeState((await recoverQuiet(dir)).state.tree)).toEqual(treeState(w.tree));
   });
 
   it('an empty new segment left by a crash right after it was created recovers, and the log can be written again', async () => {

@@ -1,5 +1,5 @@
 import { constants as fsConstants } from 'node:fs';
-import { mkdir, open, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, rename, rm, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { JuteWriter } from '@corral/protocol';
 import type { Txn } from '../core/txn.js';
@@ -18,8 +18,19 @@ export interface TxnLogOptions {
 }
 
 /**
+ * The next segment, made before it is needed: preallocated, header written and synced, under a
+ * name recovery and purge do not read (they list `log.<hex zxid>` only).
+ */
+const PREPARED_SEGMENT = 'log.prepared';
+
+/**
  * Append-only txn log with group commit: append() only buffers; flush() writes everything buffered
  * in one write and one fdatasync. Callers acknowledge a txn only after the flush covering it resolves.
+ *
+ * A roll (at every snapshot) sits on the path of the batch that starts the new segment. Making
+ * that segment then took nine trips through the I/O pool and three disk syncs (1-11 ms measured
+ * at 20k creates/s); the segment is prepared in the background instead, and the roll is a rename
+ * whose directory sync runs beside the batch's own write. The finished segment is trimmed after.
  */
 export class TxnLog {
   readonly #options: TxnLogOptions;
@@ -32,6 +43,9 @@ export class TxnLog {
   #batchCount = 0;
   #rollRequested = false;
   #bytesSinceRoll = 0;
+  #prepared: Promise<FileHandle> | undefined;
+  /** Trimming and closing of finished segments, done after the roll rather than before it. */
+  #retiring: Promise<void> = Promise.resolve();
 
   constructor(options: TxnLogOptions) {
     this.#options = options;
@@ -79,11 +93,13 @@ export class TxnLog {
     const file = this.#file;
     this.#batch.reset();
     this.#batchCount = 0;
-    if (!this.#handle || this.#handleFile !== file) await this.#openSegment(file);
+    let named: Promise<void> | undefined;
+    if (!this.#handle || this.#handleFile !== file) named = (await this.#openSegment(file)).named;
     await this.#ensureAllocated(bytes.length);
     // With forceSync the file is opened O_DSYNC: this one write returns only once the batch is on
-    // disk, one trip through the I/O thread pool instead of a write and then an fdatasync.
-    await this.#handle!.write(bytes, 0, bytes.length, this.#position);
+    // disk, one trip through the I/O thread pool instead of a write and then an fdatasync. A new
+    // segment's name must be durable too before its first batch counts as written.
+    await Promise.all([this.#handle!.write(bytes, 0, bytes.length, this.#position), named]);
     this.#position += bytes.length;
     this.#bytesSinceRoll += bytes.length;
     if (this.#position >= this.#options.maxSegmentBytes) this.#rollRequested = true;
@@ -91,27 +107,54 @@ export class TxnLog {
 
   #handleFile = '';
 
-  async #openSegment(file: string): Promise<void> {
-    if (this.#handle) {
-      // The finished segment loses its preallocated zero tail: readers (recovery, the snapshot
-      // merge) then read its records, not 64 MiB. Every byte kept is already on disk.
-      await this.#handle.truncate(this.#position);
-      await this.#handle.close();
+  /** Makes `file` the current segment; `named` resolves once its directory entry is on disk. */
+  async #openSegment(file: string): Promise<{ named: Promise<void> }> {
+    await this.#retiring; // the previous roll's, long done: only its failure matters here
+    const finished = this.#handle;
+    if (finished) {
+      const end = this.#position;
+      // Its records are on disk already; only the preallocated zero tail goes (recovery and the
+      // snapshot merge then read records, not 64 MiB). Failures surface at the next roll or close.
+      this.#retiring = this.#retiring.then(async () => {
+        await finished.truncate(end);
+        await finished.close();
+      });
     }
-    // 'w', not 'wx': a segment named after the next zxid can already exist when a crash hit between
-    // creating it and writing its first batch; recovery found nothing valid in it, so it is reused.
-    const { O_WRONLY, O_CREAT, O_TRUNC, O_DSYNC } = fsConstants;
-    this.#handle = await open(file, O_WRONLY | O_CREAT | O_TRUNC | (this.#options.forceSync ? O_DSYNC : 0));
+    const prepared = this.#prepared ?? this.#prepare();
+    this.#prepared = undefined;
+    this.#handle = await prepared;
     this.#handleFile = file;
-    const header = logHeader();
-    this.#allocated = 0;
-    this.#position = 0;
-    await this.#ensureAllocated(header.length);
-    // With forceSync the O_DSYNC write is already on disk (without it nothing is promised): no fsync
-    // of the file here, one less on the path of the batch waiting for this segment.
-    await this.#handle.write(header, 0, header.length, 0);
+    this.#allocated = this.#preparedBytes();
     this.#position = LOG_HEADER_BYTES;
-    await syncDir(this.#dir);
+    // 'log.prepared' replaces a segment of this name if one exists: a crash between creating it and
+    // writing its first batch leaves it with nothing valid in it (recovery found nothing there).
+    await rename(path.join(this.#dir, PREPARED_SEGMENT), file);
+    const named = syncDir(this.#dir);
+    named.catch(() => undefined); // awaited by flush; this only keeps an early failure from being unhandled
+    this.#prepared = this.#prepare();
+    this.#prepared.catch(() => undefined); // awaited at the next roll
+    return { named };
+  }
+
+  #preparedBytes(): number {
+    return Math.max(this.#options.preallocateBytes, LOG_HEADER_BYTES + 4096);
+  }
+
+  /** Creates the next segment under PREPARED_SEGMENT: preallocated, header written, size and header synced. */
+  async #prepare(): Promise<FileHandle> {
+    const { O_WRONLY, O_CREAT, O_TRUNC, O_DSYNC } = fsConstants;
+    const handle = await open(path.join(this.#dir, PREPARED_SEGMENT), O_WRONLY | O_CREAT | O_TRUNC | (this.#options.forceSync ? O_DSYNC : 0));
+    try {
+      await handle.truncate(this.#preparedBytes());
+      const header = logHeader();
+      await handle.write(header, 0, header.length, 0);
+      // The O_DSYNC write synced the header; the size set by truncate needs a sync of its own.
+      if (this.#options.forceSync) await handle.sync();
+      return handle;
+    } catch (error) {
+      await handle.close();
+      throw error;
+    }
   }
 
   /** Extends the file in large steps so most appends do not change its size (cheaper fdatasync). */
@@ -126,8 +169,15 @@ export class TxnLog {
   }
 
   async close(): Promise<void> {
+    const prepared = this.#prepared;
+    this.#prepared = undefined;
+    await this.#retiring;
     await this.#handle?.close();
     this.#handle = undefined;
     this.#handleFile = '';
+    if (prepared) {
+      await prepared.then((handle) => handle.close(), () => undefined);
+      await rm(path.join(this.#dir, PREPARED_SEGMENT), { force: true });
+    }
   }
 }

@@ -168,7 +168,7 @@ export async function compare(options: CompareOptions): Promise<CompareReport> {
             runs.push({ server: kind, round, workload, result });
             log(
               `  ${workload.padEnd(12)} ${Math.round(result.opsPerSec).toLocaleString('en-US').padStart(9)} ops/s  p50 ${result.latencyMs.p50.toFixed(2)}  p99 ${result.latencyMs.p99.toFixed(2)} ms  errors ${result.errors}` +
-                `  client ${result.clientCpu.cores.toFixed(2)} cores  server ${result.serverCpu?.cores.toFixed(2) ?? '?'} cores${result.valid ? '' : `  INVALID: ${result.invalidReason}`}`,
+                `  client ${result.clientCpu.cores.toFixed(2)} cores  server ${result.serverCpu?.cores.toFixed(2) ?? '?'} cores (${result.serverCpu?.waitingThreads?.toFixed(2) ?? '?'} waiting)${result.valid ? '' : `  INVALID: ${result.invalidReason}`}`,
             );
           } catch (error) {
             runs.push({ server: kind, round, workload, failure: message(error) });
@@ -300,13 +300,13 @@ export function renderMarkdown(report: CompareReport): string {
   out.push('');
   out.push(`Machine: ${formatMachine(report.machine)}. ZooKeeper ${report.zookeeperVersion ?? '(version unknown)'} (Debian package, ${ZOOKEEPER_HEAP}, default GC).`);
   out.push('');
-  out.push('| workload | ZooKeeper ops/s | Corral ops/s | Corral/ZK | ZooKeeper p50 / p99 / p99.9 ms | Corral p50 / p99 / p99.9 ms | p99 Corral/ZK | server CPU µs/op ZK / Corral | client cores ZK / Corral | errors ZK / Corral | target |');
-  out.push('|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|');
+  out.push('| workload | ZooKeeper ops/s | Corral ops/s | Corral/ZK | ZooKeeper p50 / p99 / p99.9 ms | Corral p50 / p99 / p99.9 ms | p99 Corral/ZK | server CPU µs/op ZK / Corral | server threads waiting for a CPU ZK / Corral | client cores ZK / Corral | errors ZK / Corral | target |');
+  out.push('|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|');
   for (const s of report.summary) {
     const c = s.corral;
     out.push(
       `| ${s.workload} | ${opsCell(s.zookeeper)} | ${c ? opsCell(c) : NOT_YET} | ${c ? times(s.throughputRatio) : NOT_YET} | ${latencies(s.zookeeper)} | ${c ? latencies(c) : NOT_YET} | ${c ? times(s.p99Ratio) : NOT_YET} | ` +
-        `${num(s.zookeeper.serverCpuUsPerOp, 1)} / ${c ? num(c.serverCpuUsPerOp, 1) : '—'} | ${num(s.zookeeper.clientCores, 2)} / ${c ? num(c.clientCores, 2) : '—'} | ${s.zookeeper.errors} / ${c ? c.errors : '—'} | ${s.target ?? (c ? '—' : NOT_YET)} |`,
+        `${num(s.zookeeper.serverCpuUsPerOp, 1)} / ${c ? num(c.serverCpuUsPerOp, 1) : '—'} | ${num(s.zookeeper.serverWaitingThreads, 2)} / ${c ? num(c.serverWaitingThreads, 2) : '—'} | ${num(s.zookeeper.clientCores, 2)} / ${c ? num(c.clientCores, 2) : '—'} | ${s.zookeeper.errors} / ${c ? c.errors : '—'} | ${s.target ?? (c ? '—' : NOT_YET)} |`,
     );
   }
   out.push('');

@@ -1,6 +1,6 @@
 /** Linux /proc readers: CPU time and RSS of a process, and busy time of the whole machine. */
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 
 let clockTicks: number | undefined;
 
@@ -28,6 +28,39 @@ export function processCpuUs(pid: number): number | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * Run-queue wait of each thread of a process, in ns: time spent runnable but not running because
+ * the CPUs were busy (second field of /proc/<pid>/task/<tid>/schedstat). Undefined if unavailable.
+ */
+export function threadWaitNs(pid: number): Map<string, number> | undefined {
+  let tids: string[];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return undefined;
+  }
+  const waits = new Map<string, number>();
+  for (const tid of tids) {
+    try {
+      waits.set(tid, Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[1]));
+    } catch {
+      // The thread ended between the listing and the read.
+    }
+  }
+  return waits.size > 0 ? waits : undefined;
+}
+
+/**
+ * Run-queue wait of a process's threads between two samples, in µs summed over threads. Threads
+ * started in between count from zero; threads that ended in between are not counted.
+ */
+export function waitBetweenUs(before: Map<string, number> | undefined, after: Map<string, number> | undefined): number {
+  if (!before || !after) return Number.NaN;
+  let ns = 0;
+  for (const [tid, wait] of after) ns += wait - (before.get(tid) ?? 0);
+  return ns / 1000;
 }
 
 /** VmRSS of a process in bytes (from /proc/<pid>/status), or undefined. */

@@ -14,7 +14,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { createClient, NodeExistsError, type ZooKeeperClient } from '@corral/client';
 import { Histogram } from './histogram.js';
-import { busyFraction, machineCpu, processCpuUs } from './procfs.js';
+import { busyFraction, machineCpu, processCpuUs, threadWaitNs, waitBetweenUs } from './procfs.js';
 import type { ParentMessage, WorkerConfig, WorkerMessage, WorkerResult } from './protocol.js';
 import { errorRate, judgeRun } from './stats.js';
 import { layout, setupNodes, type WorkloadName } from './workloads.js';
@@ -75,7 +75,12 @@ export interface RunResult {
   /** Load-generator CPU: cores busy = CPU seconds / measured seconds, summed over workers. */
   clientCpu: { cores: number; perWorker: { cores: number; eventLoopUtilization: number }[] };
   /** Server CPU over the measured window, when serverPids were given. */
-  serverCpu?: { cores: number; usPerOp: number };
+  /**
+   * waitingThreads: the server's threads runnable but waiting for a CPU, on average over the window
+   * (run-queue wait in thread-seconds per second; for a one-thread server, the fraction of time its
+   * thread waited). Shows a server starved by the load generator on a small machine.
+   */
+  serverCpu?: { cores: number; usPerOp: number; waitingThreads?: number };
   serverCpuUsPerOp?: number;
   /** Fraction of the whole machine's CPU that was busy during the measured window. */
   machineBusy: number;
@@ -213,6 +218,8 @@ export async function runBench(options: RunOptions): Promise<RunResult> {
     // Server and machine CPU over the measured window, sampled from this (idle) process.
     const pids = options.serverPids ?? [];
     let serverBefore: (number | undefined)[] = [];
+    let serverWaitBefore: (Map<string, number> | undefined)[] = [];
+    let serverWaitUs = Number.NaN;
     let machineBefore = machineCpu();
     let serverCpuUs = Number.NaN;
     let machineBusy = Number.NaN;
@@ -221,9 +228,11 @@ export async function runBench(options: RunOptions): Promise<RunResult> {
     const sampler = new Promise<void>((resolve) => {
       setTimeout(() => {
         serverBefore = pids.map(processCpuUs);
+        serverWaitBefore = pids.map(threadWaitNs);
         machineBefore = machineCpu();
         setTimeout(() => {
           const after = pids.map(processCpuUs);
+          serverWaitUs = pids.reduce((sum, pid, i) => sum + waitBetweenUs(serverWaitBefore[i], threadWaitNs(pid)), 0);
           machineBusy = busyFraction(machineBefore, machineCpu());
           if (pids.length > 0 && after.every((v, i) => v !== undefined && serverBefore[i] !== undefined)) {
             serverCpuUs = after.reduce<number>((sum, v, i) => sum + v! - serverBefore[i]!, 0);
@@ -292,6 +301,7 @@ export async function runBench(options: RunOptions): Promise<RunResult> {
     };
     if (Number.isFinite(serverCpuUs)) {
       result.serverCpu = { cores: round(serverCpuUs / 1e6 / measuredS), usPerOp: round(ops > 0 ? serverCpuUs / ops : Number.NaN, 1) };
+      if (Number.isFinite(serverWaitUs)) result.serverCpu.waitingThreads = round(serverWaitUs / 1e6 / measuredS);
       result.serverCpuUsPerOp = result.serverCpu.usPerOp;
     }
     const validity = judgeRun(result);
@@ -327,7 +337,10 @@ export function formatRunResult(r: RunResult): string {
     `errors      ${r.errors} (${(r.errorRate * 100).toFixed(3)}%)${Object.keys(r.errorCodes).length ? ' ' + JSON.stringify(r.errorCodes) : ''}`,
     `client CPU  ${fmt(r.clientCpu.cores, 2)} cores (${r.clientCpu.perWorker.map((w, i) => `worker ${i}: ${fmt(w.cores * 100)}% CPU, event loop ${fmt(w.eventLoopUtilization * 100)}% busy`).join('; ')})`,
   ];
-  if (r.serverCpu) lines.push(`server CPU  ${fmt(r.serverCpu.cores, 2)} cores, ${fmt(r.serverCpu.usPerOp, 1)} µs per op`);
+  if (r.serverCpu) {
+    const waiting = r.serverCpu.waitingThreads === undefined ? '' : `; threads waiting for a CPU ${fmt(r.serverCpu.waitingThreads, 2)} on average`;
+    lines.push(`server CPU  ${fmt(r.serverCpu.cores, 2)} cores, ${fmt(r.serverCpu.usPerOp, 1)} µs per op${waiting}`);
+  }
   lines.push(`machine     ${fmt(r.machineBusy * 100)}% of all CPUs busy`);
   if (!r.valid) lines.push(`INVALID: ${r.invalidReason}`);
   return lines.join('\n');

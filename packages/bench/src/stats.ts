@@ -63,6 +63,8 @@ export interface RunSummary {
   clientCores: number;
   /** Median server CPU per operation, in µs (NaN when not measured). */
   serverCpuUsPerOp: number;
+  /** Median of the server's threads waiting for a CPU, on average over a run (NaN when not measured). */
+  serverWaitingThreads: number;
 }
 
 export interface SummarizableRun {
@@ -73,6 +75,7 @@ export interface SummarizableRun {
   latencyMs: { p50: number; p99: number; p999: number };
   clientCpu: { cores: number };
   serverCpuUsPerOp?: number;
+  serverCpu?: { waitingThreads?: number };
 }
 
 export function summarizeRuns(runs: readonly SummarizableRun[]): RunSummary {
@@ -88,6 +91,7 @@ export function summarizeRuns(runs: readonly SummarizableRun[]): RunSummary {
     errors: runs.reduce((n, r) => n + r.errors, 0),
     clientCores: pick((r) => r.clientCpu.cores),
     serverCpuUsPerOp: pick((r) => r.serverCpuUsPerOp),
+    serverWaitingThreads: pick((r) => r.serverCpu?.waitingThreads),
   };
 }
 

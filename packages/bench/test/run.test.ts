@@ -53,6 +53,7 @@ describe('corral bench run', () => {
     expect(r.clientCpu.perWorker).toHaveLength(2);
     expect(r.clientCpu.cores).toBeGreaterThan(0);
     expect(r.serverCpu?.usPerOp).toBeGreaterThan(0);
+    expect(r.serverCpu?.waitingThreads).toBeGreaterThanOrEqual(0);
     expect(r.timeline.reduce((a, b) => a + b, 0)).toBe(r.ops);
   });
 

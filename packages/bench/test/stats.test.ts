@@ -110,7 +110,7 @@ describe('invalid runs', () => {
 
   it('targets: ops/s ratio and p99 against ZooKeeper', () => {
     const summary = (opsPerSec: number, p99Ms: number): RunSummary => ({
-      runs: 3, validRuns: 3, opsPerSec, p50Ms: 1, p99Ms, p999Ms: 10, errors: 0, clientCores: 1, serverCpuUsPerOp: 10,
+      runs: 3, validRuns: 3, opsPerSec, p50Ms: 1, p99Ms, p999Ms: 10, errors: 0, clientCores: 1, serverCpuUsPerOp: 10, serverWaitingThreads: 0.3,
     });
     expect(judgeTarget('create', summary(30_000, 5), summary(20_000, 6))).toBe('met');
     expect(judgeTarget('set', summary(25_000, 7), summary(20_000, 6))).toBe('missed (ops/s 1.25× < 1.5×; p99 above ZooKeeper)');
@@ -121,7 +121,7 @@ describe('invalid runs', () => {
 
 describe('report', () => {
   it('marks invalid runs, and Corral as not yet available for an ensemble', () => {
-    const summary: RunSummary = { runs: 1, validRuns: 1, opsPerSec: 1000, p50Ms: 1, p99Ms: 2, p999Ms: 3, errors: 0, clientCores: 0.5, serverCpuUsPerOp: 20 };
+    const summary: RunSummary = { runs: 1, validRuns: 1, opsPerSec: 1000, p50Ms: 1, p99Ms: 2, p999Ms: 3, errors: 0, clientCores: 0.5, serverCpuUsPerOp: 20, serverWaitingThreads: 0.25 };
     const report = {
       startedAt: '2025-01-01T00:00:00.000Z',
       elapsedS: 1,
@@ -136,6 +136,7 @@ describe('report', () => {
     } as unknown as CompareReport;
     const md = renderMarkdown(report);
     expect(md).toContain('| get | 1,000 | not yet available | not yet available |');
+    expect(md).toContain('| 20.0 / — | 0.25 / — | 0.50 / — |'); // server CPU, threads waiting, client cores
     expect(md).toContain('| failover: SIGKILL leader → first successful write (5 trials) | 800 ms median (800) | not yet available |');
     expect(md).toContain('- invalid: ZooKeeper round 1 get: boom');
   });

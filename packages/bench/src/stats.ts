@@ -102,8 +102,10 @@ export const TARGETS: Record<string, { minThroughputRatio: number; p99AtMostZooK
   get: { minThroughputRatio: 1.0, p99AtMostZooKeeper: true },
 };
 
-/** 'met', 'missed (…)', or undefined when the workload has no target or a side has no valid run. */
-/** `openLoop`: both ran at one fixed rate, so only the latency target means anything. */
+/**
+ * 'met', 'missed (…)', or undefined when the workload has no target or a side has no valid run.
+ * `openLoop`: both ran at one fixed rate, so only the latency target means anything.
+ */
 export function judgeTarget(workload: string, corral: RunSummary, zookeeper: RunSummary, openLoop = false): string | undefined {
   const target = TARGETS[workload];
   if (!target) return undefined;

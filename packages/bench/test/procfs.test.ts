@@ -16,8 +16,10 @@ describe('run-queue wait (/proc schedstat)', () => {
     const busy: ChildProcess[] = [];
     try {
       for (let i = 0; i < count; i++) busy.push(spawn(process.execPath, ['-e', 'for (;;);'], { stdio: 'ignore' }));
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      await Promise.all(busy.map((c) => new Promise((resolve) => c.once('spawn', resolve))));
       const before = busy.map((c) => threadWaitNs(c.pid!));
+      expect(before.every((w) => w !== undefined)).toBe(true);
+      // The window the wait is measured over (not a wait for anything to happen).
       await new Promise((resolve) => setTimeout(resolve, 1000));
       const waitedUs = busy.reduce((sum, c, i) => sum + waitBetweenUs(before[i], threadWaitNs(c.pid!)), 0);
       // count busy loops on count - 1 CPUs: about one loop's worth (~1 s) of waiting in all.

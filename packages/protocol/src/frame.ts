@@ -54,10 +54,9 @@ export class FrameReader {
     const at = this.#head;
     if (first.length - at >= 4) {
       this.#consumed(first, 4);
-      return (first[at]! << 24) | (first[at + 1]! << 16) | (first[at + 2]! << 8) | first[at + 3]!;
+      return int32At(first, at);
     }
-    const bytes = this.#take(4);
-    return (bytes[0]! << 24) | (bytes[1]! << 16) | (bytes[2]! << 8) | bytes[3]!;
+    return int32At(this.#take(4), 0);
   }
 
   #take(count: number): Uint8Array {
@@ -88,6 +87,11 @@ export class FrameReader {
       this.#head = 0;
     }
   }
+}
+
+/** The big-endian int32 at `at` (the caller has checked that 4 bytes are there): no view object. */
+export function int32At(bytes: Uint8Array, at: number): number {
+  return (bytes[at]! << 24) | (bytes[at + 1]! << 16) | (bytes[at + 2]! << 8) | bytes[at + 3]!;
 }
 
 /** Writes one length-prefixed frame whose payload is produced by `body`. */

@@ -2,13 +2,12 @@
  * Unit tests of the persistence layer on real files in a temp dir: txn codec, log segment scanning
  * (torn vs corrupt), snapshots (incl. fuzzy ones taken while the tree changes), recovery and purge.
  */
-import { mkdtemp, readFile, readdir, rm, stat, truncate, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, readdir, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import fc from 'fast-check';
 import pino from 'pino';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { parentOf } from '../src/core/path.js';
 import { CONTAINER_OWNER, TTL_OWNER_BASE, makeZxid, type Txn, type TxnBody } from '../src/core/txn.js';
 import { listByZxid, versionDir } from '../src/persistence/files.js';
@@ -18,17 +17,10 @@ import { RecoveryError, recover } from '../src/persistence/recovery.js';
 import { SnapshotError, readSnapshot, visitSnapshot, writeSnapshot } from '../src/persistence/snapshot.js';
 import { decodeTxn, encodeTxn } from '../src/persistence/txnCodec.js';
 import { TxnLog } from '../src/persistence/txnLog.js';
+import { tempDirs } from './tempDirs.js';
 import { Workload, treeState, utf8, variedWorkload } from './workload.js';
 
-const dirs: string[] = [];
-async function tempDir(): Promise<string> {
-  const dir = await mkdtemp(path.join(tmpdir(), 'corral-persist-'));
-  dirs.push(dir);
-  return dir;
-}
-afterAll(async () => {
-  for (const dir of dirs) await rm(dir, { recursive: true, force: true });
-});
+const tempDir = tempDirs('corral-persist-');
 
 /** A pino logger whose records land in an array, for checking warn lines. */
 function captureLog(): { log: pino.Logger; lines: { level: number; msg: string; [k: string]: unknown }[] } {

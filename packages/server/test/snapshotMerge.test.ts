@@ -4,12 +4,11 @@
  * and their sessions closing, multi, ACLs, containers, TTL nodes), and recovery from the merged
  * snapshots must give the live tree.
  */
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import fc from 'fast-check';
 import pino from 'pino';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { parentOf } from '../src/core/path.js';
 import { CONTAINER_OWNER, TTL_OWNER_BASE } from '../src/core/txn.js';
 import { recover } from '../src/persistence/recovery.js';
@@ -17,17 +16,10 @@ import { readSnapshot, writeSnapshot } from '../src/persistence/snapshot.js';
 import { mergeSnapshot, type MergeResult } from '../src/persistence/snapshotMerge.js';
 import { TxnLog } from '../src/persistence/txnLog.js';
 import { Snapshotter } from '../src/shell/snapshotter.js';
+import { tempDirs } from './tempDirs.js';
 import { Workload, treeState, utf8, variedWorkload } from './workload.js';
 
-const dirs: string[] = [];
-async function tempDir(): Promise<string> {
-  const dir = await mkdtemp(path.join(tmpdir(), 'corral-merge-'));
-  dirs.push(dir);
-  return dir;
-}
-afterAll(async () => {
-  for (const dir of dirs) await rm(dir, { recursive: true, force: true });
-});
+const tempDir = tempDirs('corral-merge-');
 
 const silent = pino({ level: 'silent' });
 

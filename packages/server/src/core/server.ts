@@ -22,6 +22,7 @@ import {
   WatcherEvent,
   Xid,
   errorName,
+  int32At,
   opName,
   readConnectRequest,
   readMultiRequest,
@@ -642,8 +643,3 @@ function multiResult(result: ApplyResult): MultiResult {
 
 /** Reader options of every write request: decoded data lives in pooled slabs. */
 const POOLED_BYTES = { copyBytes: pooledCopy } as const;
-
-/** A big-endian int32 at `at` (bounds already checked by the caller). */
-function int32At(bytes: Uint8Array, at: number): number {
-  return (bytes[at]! << 24) | (bytes[at + 1]! << 16) | (bytes[at + 2]! << 8) | bytes[at + 3]!;
-}

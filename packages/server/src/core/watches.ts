@@ -19,14 +19,14 @@ export interface WatchDelivery {
   path: string;
 }
 
+/** Shared and frozen: callers only read what trigger() returns. */
+const NO_DELIVERIES = Object.freeze([]) as unknown as WatchDelivery[];
+
 /**
  * ZooKeeper's two watch tables (data and child). Standard watches are one-shot; persistent ones stay;
  * recursive ones live in the data table and also fire for descendants. One change yields at most one
  * event per watcher.
  */
-/** Shared and frozen: callers only read what trigger() returns. */
-const NO_DELIVERIES = Object.freeze([]) as unknown as WatchDelivery[];
-
 export class WatchRegistry {
   readonly #tables: Record<WatchTable, Map<string, Map<WatcherId, number>>> = { data: new Map(), child: new Map() };
   /** Per watcher, the paths it has in each table, so a closing connection is removed without a scan. */

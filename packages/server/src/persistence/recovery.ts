@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { DataTree } from '../core/tree.js';
 import { listByZxid, versionDir, zxidHex } from './files.js';
 import { RecoveryError, readLoggedTxns } from './logReader.js';
-import { SnapshotError, readSnapshot, type SessionEntry } from './snapshot.js';
+import { SnapshotError, readSnapshot, sessionEntries, type SessionEntry } from './snapshot.js';
 
 export { RecoveryError, follows } from './logReader.js';
 
@@ -72,7 +72,7 @@ export async function recover(options: { dataDir: string; dataLogDir: string; lo
   if (snapshots.length > 0 && !loadedSnapshot && segments === 0) {
     throw new RecoveryError(versionDir(options.dataDir), undefined, 'no snapshot validates and there is no txn log to rebuild from');
   }
-  return { tree, sessions: [...sessions].map(([id, timeoutMs]) => ({ id, timeoutMs })), snapshotZxid, snapshotExact, txnsReplayed: replayed };
+  return { tree, sessions: sessionEntries(sessions), snapshotZxid, snapshotExact, txnsReplayed: replayed };
 }
 
 async function unfinishedSnapshots(dir: string): Promise<string[]> {

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { crc32 } from 'node:zlib';
 import { ACL, DecodeError, JuteReader, JuteWriter, byteString, int, long, record, string, vector, type Infer } from '@corral/protocol';
 import { DataTree, NO_CHILDREN, type ZNode } from '../core/tree.js';
-import { versionDir, zxidHex } from './files.js';
+import { syncDirSync, versionDir, zxidHex } from './files.js';
 
 /**
  * Snapshot layout (streamed both ways, never a second copy of the tree in memory):
@@ -57,6 +57,11 @@ export interface SessionEntry {
   timeoutMs: number;
 }
 
+/** Sessions kept as id → timeout, as snapshot entries. */
+export function sessionEntries(sessions: Iterable<[bigint, number]>): SessionEntry[] {
+  return [...sessions].map(([id, timeoutMs]) => ({ id, timeoutMs }));
+}
+
 /**
  * Writes one snapshot file: header, entries, terminator, checksum trailer; then fsync and rename of
  * the temp file. Synchronous I/O in 256 KiB writes: it runs in the snapshot worker, or on the main
@@ -76,8 +81,8 @@ export class SnapshotFileWriter {
   /** One record object reused for every node: a million nodes should not mean a million temporaries. */
   readonly #scratch: Infer<typeof SnapshotNode> = { path: '/', data: null, acl: [], czxid: 0n, mzxid: 0n, pzxid: 0n, ctime: 0n, mtime: 0n, version: 0, cversion: 0, aversion: 0, ephemeralOwner: 0n };
 
-  /** `exact`: the snapshot is the tree exactly at zxid, whose ephemeral nodes are these (path, owner). */
   /**
+   * `exact`: the snapshot is the tree exactly at zxid, whose ephemeral nodes are these (path, owner).
    * `bytesPerSecond` paces the writing (the snapshot worker; it sleeps between writes): a snapshot
    * written as fast as the disk takes it queues tens of MiB ahead of every synced log write.
    */
@@ -202,15 +207,6 @@ function sleepSync(ms: number): void {
 function writeFully(fd: number, bytes: Uint8Array): void {
   let done = 0;
   while (done < bytes.length) done += writeSync(fd, bytes, done, bytes.length - done);
-}
-
-function syncDirSync(dir: string): void {
-  const fd = openSync(dir, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
 }
 
 /**

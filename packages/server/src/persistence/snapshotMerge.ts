@@ -4,7 +4,7 @@ import { parentOf } from '../core/path.js';
 import { ownerKind, type Txn, type TxnBody } from '../core/txn.js';
 import { listByZxid, versionDir, zxidHex } from './files.js';
 import { readLoggedTxns } from './logReader.js';
-import { SnapshotError, SnapshotFileWriter, SnapshotReader, decodeEntry, entryPath, type SessionEntry } from './snapshot.js';
+import { SnapshotError, SnapshotFileWriter, SnapshotReader, decodeEntry, entryPath, sessionEntries, type SessionEntry } from './snapshot.js';
 
 /**
  * Snapshots without the live tree: the newest exact snapshot plus the logged txns after it give the
@@ -205,8 +205,7 @@ async function mergeOnto(base: Base, baseFile: string | undefined, options: Merg
     },
     options.zxid,
   );
-  const sessions = [...delta.sessions].map(([id, timeoutMs]) => ({ id, timeoutMs }));
-  const writer = new SnapshotFileWriter(options.dataDir, options.zxid, sessions, { ephemerals: delta.ephemeralNodes() }, { bytesPerSecond: options.writeBytesPerSecond });
+  const writer = new SnapshotFileWriter(options.dataDir, options.zxid, sessionEntries(delta.sessions), { ephemerals: delta.ephemeralNodes() }, { bytesPerSecond: options.writeBytesPerSecond });
   try {
     const { changes } = delta;
     base.forEach((path, copy, decode) => {

@@ -99,7 +99,8 @@ export class TxnLog {
     // With forceSync the file is opened O_DSYNC: this one write returns only once the batch is on
     // disk, one trip through the I/O thread pool instead of a write and then an fdatasync. A new
     // segment's name must be durable too before its first batch counts as written.
-    await Promise.all([this.#handle!.write(bytes, 0, bytes.length, this.#position), named]);
+    const written = this.#handle!.write(bytes, 0, bytes.length, this.#position);
+    await (named ? Promise.all([written, named]) : written);
     this.#position += bytes.length;
     this.#bytesSinceRoll += bytes.length;
     if (this.#position >= this.#options.maxSegmentBytes) this.#rollRequested = true;

@@ -1,12 +1,9 @@
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import type { MergeResult } from '../persistence/snapshotMerge.js';
+import type { MergeOptions, MergeResult } from '../persistence/snapshotMerge.js';
 
-export interface MergeRequest {
-  dataDir: string;
-  dataLogDir: string;
-  zxid: bigint;
-}
+/** What the worker is asked (posted as workerData: plain fields only). */
+export type MergeRequest = Pick<MergeOptions, 'dataDir' | 'dataLogDir' | 'zxid'>;
 
 export type MergeReply =
   | ({ ok: true; skipped: { file: string; reason: string }[]; ms: number } & MergeResult)

@@ -16,6 +16,8 @@ import { purgeOldFiles } from '../src/persistence/purge.js';
 import { RecoveryError, recover } from '../src/persistence/recovery.js';
 import { SnapshotError, readSnapshot, visitSnapshot, writeSnapshot } from '../src/persistence/snapshot.js';
 import { decodeTxn, encodeTxn } from '../src/persistence/txnCodec.js';
+import { decodeForMerge } from '../src/persistence/loggedTxn.js';
+import { ACL as AclRecord, DecodeError, JuteReader, vector } from '@corral/protocol';
 import { TxnLog } from '../src/persistence/txnLog.js';
 import { tempDirs } from './tempDirs.js';
 import { Workload, treeState, utf8, variedWorkload } from './workload.js';
@@ -81,6 +83,56 @@ describe('txn codec', () => {
     const bad = new Uint8Array(bytes);
     new DataView(bad.buffer).setInt32(28, 99); // header: long, int, long, long, then int type
     expect(() => decodeTxn(bad)).toThrow(/unknown txn type 99/);
+  });
+
+  const atOffset = (bytes: Uint8Array, pad: number) => {
+    // The record inside a larger segment buffer, as the log reader hands it over.
+    const segment = Buffer.alloc(bytes.length + 2 * pad, 0xee);
+    segment.set(bytes, pad);
+    return { segment, view: new DataView(segment.buffer, segment.byteOffset, segment.byteLength), start: pad, end: pad + bytes.length };
+  };
+
+  it('the merge decoder reads a create in place (path, data and ACL bytes as the snapshot entry has them) and any other txn whole', () => {
+    fc.assert(
+      fc.property(txn, fc.nat(40), (t, pad) => {
+        const { segment, view, start, end } = atOffset(encodeTxn(t), pad);
+        const logged = decodeForMerge(segment, view, start, end);
+        expect(logged.zxid).toBe(t.zxid);
+        if (t.body.type !== 'create') return void expect(logged).toEqual({ kind: 'other', zxid: t.zxid, txn: t });
+        if (logged.kind !== 'create') throw new Error('a create read as another txn');
+        expect({ path: logged.path, timeMs: logged.timeMs, ephemeralOwner: logged.ephemeralOwner, parentCVersion: logged.parentCVersion }).toEqual({
+          path: t.body.path,
+          timeMs: t.timeMs,
+          ephemeralOwner: t.body.ephemeralOwner,
+          parentCVersion: t.body.parentCVersion,
+        });
+        const head = new JuteReader(logged.segment, { start: logged.headStart, end: logged.headEnd });
+        expect([head.ustring(), head.byteString(), vector(AclRecord).read(head), head.remaining]).toEqual([
+          t.body.path,
+          t.body.data === null ? null : Buffer.from(t.body.data).toString('latin1'),
+          t.body.acl,
+          0,
+        ]);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('the merge decoder refuses a create cut short or with bytes to spare, and never reads past its record', () => {
+    const create = encodeTxn({
+      zxid: 7n,
+      sessionId: 1n,
+      cxid: 1,
+      timeMs: 1,
+      body: { type: 'create', path: '/a/b', data: utf8('data'), acl: [{ perms: 31, id: { scheme: 'world', id: 'anyone' } }], ephemeralOwner: 0n, parentCVersion: 1, op: 'create' },
+    });
+    for (let cut = 0; cut < create.length; cut++) {
+      // The bytes after the cut are still in the buffer (the next record): the decoder must stop at `end`.
+      const { segment, view, start } = atOffset(create, 8);
+      expect(() => decodeForMerge(segment, view, start, start + cut), `cut at ${cut}`).toThrow(DecodeError);
+    }
+    const { segment, view, start, end } = atOffset(new Uint8Array([...create, 0]), 0);
+    expect(() => decodeForMerge(segment, view, start, end)).toThrow(/after its ACL/);
   });
 });
 

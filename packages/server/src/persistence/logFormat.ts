@@ -37,17 +37,25 @@ export function writeLogRecord(w: JuteWriter, txn: Txn): void {
   w.patchInt(start + 4, checksum | 0);
 }
 
-export interface SegmentScan {
-  txns: Txn[];
+/**
+ * Decodes the payload of one checked record, bytes [start, end) of the segment (`view` is over it). A DecodeError marks
+ * the record as damaged. `decodeTxn` by default; the snapshot merge reads less (see loggedTxn.ts).
+ */
+export type RecordDecoder<T> = (segment: Uint8Array, view: DataView, start: number, end: number) => T;
+
+export const decodeWholeTxn: RecordDecoder<Txn> = (segment, _view, start, end) => decodeTxn(segment.subarray(start, end));
+
+export interface SegmentScan<T = Txn> {
+  txns: T[];
   /** Offset just past the last good record: where a torn tail is cut. */
   validEnd: number;
   /** Set when a record fails: 'torn' if nothing valid follows it (a crash mid-append), else 'corrupt'. */
   damage?: { offset: number; kind: 'torn' | 'corrupt'; reason: string };
 }
 
-type RecordCheck = { ok: true; txn: Txn; end: number } | { ok: false; reason: string };
+type RecordCheck<T> = { ok: true; txn: T; end: number } | { ok: false; reason: string };
 
-function checkRecord(bytes: Uint8Array, view: DataView, pos: number): RecordCheck {
+function checkRecord<T>(bytes: Uint8Array, view: DataView, pos: number, decode: RecordDecoder<T>): RecordCheck<T> {
   if (pos + RECORD_OVERHEAD > bytes.length) return { ok: false, reason: 'record header runs past the end of the file' };
   const length = view.getInt32(pos);
   if (length <= 0 || pos + RECORD_OVERHEAD + length > bytes.length) return { ok: false, reason: `record length ${length} does not fit the file` };
@@ -56,7 +64,7 @@ function checkRecord(bytes: Uint8Array, view: DataView, pos: number): RecordChec
   if (expected !== actual) return { ok: false, reason: 'checksum mismatch' };
   if (bytes[pos + 8 + length] !== RECORD_END) return { ok: false, reason: 'missing end-of-record marker' };
   try {
-    return { ok: true, txn: decodeTxn(bytes.subarray(pos + 8, pos + 8 + length)), end: pos + RECORD_OVERHEAD + length };
+    return { ok: true, txn: decode(bytes, view, pos + 8, pos + 8 + length), end: pos + RECORD_OVERHEAD + length };
   } catch (error) {
     if (error instanceof DecodeError) return { ok: false, reason: `undecodable txn: ${error.message}` };
     throw error;
@@ -75,19 +83,21 @@ function allZero(bytes: Uint8Array, from: number): boolean {
 }
 
 /** Whether any complete, valid record starts after `from`: then the damage is not a torn tail. */
-function validRecordAfter(bytes: Uint8Array, view: DataView, from: number): boolean {
+function validRecordAfter<T>(bytes: Uint8Array, view: DataView, from: number, decode: RecordDecoder<T>): boolean {
   for (let pos = from; pos + RECORD_OVERHEAD <= bytes.length; pos++) {
     if (bytes[pos] === 0 && bytes[pos + 1] === 0 && bytes[pos + 2] === 0 && bytes[pos + 3] === 0) continue;
-    if (checkRecord(bytes, view, pos).ok) return true;
+    if (checkRecord(bytes, view, pos, decode).ok) return true;
   }
   return false;
 }
 
 /** Reads every record of one segment and classifies any damage. Pure: the caller reads the file. */
-export function scanSegment(bytes: Uint8Array, onTxn?: (txn: Txn) => void): SegmentScan {
+export function scanSegment(bytes: Uint8Array, onTxn?: (txn: Txn) => void): SegmentScan;
+export function scanSegment<T>(bytes: Uint8Array, onTxn: ((txn: T) => void) | undefined, decode: RecordDecoder<T>): SegmentScan<T>;
+export function scanSegment<T>(bytes: Uint8Array, onTxn?: (txn: T) => void, decode: RecordDecoder<T> = decodeWholeTxn as RecordDecoder<T>): SegmentScan<T> {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   // With onTxn each txn is handed over as it is read and not kept: recovery need not hold a whole segment's txns.
-  const txns: Txn[] = [];
+  const txns: T[] = [];
   if (bytes.length < LOG_HEADER_BYTES || view.getInt32(0) !== LOG_MAGIC) {
     const kind = allZero(bytes, 0) || bytes.length < LOG_HEADER_BYTES ? 'torn' : 'corrupt';
     return { txns, validEnd: 0, damage: { offset: 0, kind, reason: 'missing or bad file header' } };
@@ -98,9 +108,9 @@ export function scanSegment(bytes: Uint8Array, onTxn?: (txn: Txn) => void): Segm
     if (pos + 4 > bytes.length || view.getInt32(pos) === 0) {
       if (allZero(bytes, pos)) return { txns, validEnd: pos };
     }
-    const check = checkRecord(bytes, view, pos);
+    const check = checkRecord(bytes, view, pos, decode);
     if (!check.ok) {
-      const kind = validRecordAfter(bytes, view, pos + 1) ? 'corrupt' : 'torn';
+      const kind = validRecordAfter(bytes, view, pos + 1, decode) ? 'corrupt' : 'torn';
       return { txns, validEnd: pos, damage: { offset: pos, kind, reason: check.reason } };
     }
     if (onTxn) onTxn(check.txn);

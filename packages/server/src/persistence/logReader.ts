@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Txn } from '../core/txn.js';
 import { listByZxid, versionDir, zxidHex } from './files.js';
-import { scanSegment } from './logFormat.js';
+import { decodeWholeTxn, scanSegment, type RecordDecoder } from './logFormat.js';
 
 /** The data on disk cannot be trusted to hold every acknowledged txn: the server must not start. */
 export class RecoveryError extends Error {
@@ -31,7 +31,16 @@ export interface TornTail {
  * RecoveryError naming the file and offset. Damage past `until` is ignored: that is the part of the
  * log still being written.
  */
-export async function readLoggedTxns(dataLogDir: string, after: bigint, onTxn: (txn: Txn) => void, until?: bigint): Promise<{ last: bigint; tornTail?: TornTail; segments: number }> {
+export function readLoggedTxns(dataLogDir: string, after: bigint, onTxn: (txn: Txn) => void, until?: bigint): Promise<{ last: bigint; tornTail?: TornTail; segments: number }>;
+/** The same with a decoder of its own: T must carry the zxid, for the order checks. */
+export function readLoggedTxns<T extends { zxid: bigint }>(dataLogDir: string, after: bigint, onTxn: (txn: T) => void, until: bigint | undefined, decode: RecordDecoder<T>): Promise<{ last: bigint; tornTail?: TornTail; segments: number }>;
+export async function readLoggedTxns<T extends { zxid: bigint }>(
+  dataLogDir: string,
+  after: bigint,
+  onTxn: (txn: T) => void,
+  until?: bigint,
+  decode: RecordDecoder<T> = decodeWholeTxn as unknown as RecordDecoder<T>,
+): Promise<{ last: bigint; tornTail?: TornTail; segments: number }> {
   const segments = await listByZxid(versionDir(dataLogDir), 'log');
   // The segment holding after + 1 is the newest one that starts at or before it.
   let first = 0;
@@ -41,12 +50,13 @@ export async function readLoggedTxns(dataLogDir: string, after: bigint, onTxn: (
   for (let i = first; i < segments.length; i++) {
     const { file, zxid: firstZxid } = segments[i]!;
     if (until !== undefined && firstZxid > until) break;
-    const scan = scanSegment(readFileSync(file), (txn) => {
+    const visit = (txn: T): void => {
       if (txn.zxid <= last || (until !== undefined && txn.zxid > until)) return;
       if (!follows(last, txn.zxid)) throw new RecoveryError(file, undefined, `gap in the txn log: 0x${zxidHex(txn.zxid)} follows 0x${zxidHex(last)}`);
       onTxn(txn);
       last = txn.zxid;
-    });
+    };
+    const scan = scanSegment(readFileSync(file), visit, decode);
     if (!scan.damage || (until !== undefined && last >= until)) continue;
     if (scan.damage.kind === 'torn' && i === segments.length - 1) {
       tornTail = { file, offset: scan.damage.offset, validEnd: scan.validEnd, reason: scan.damage.reason };

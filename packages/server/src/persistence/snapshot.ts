@@ -147,6 +147,29 @@ export class SnapshotFileWriter {
     this.#emit(false);
   }
 
+  /**
+   * An entry whose path, data and ACL are bytes [start, end) of `source` already in entry form (a
+   * create txn's, in the log); the rest comes from `node`.
+   */
+  loggedNode(source: Uint8Array, start: number, end: number, node: SnapshotNodeFields): void {
+    const w = this.#w;
+    const at = w.length;
+    w.int(0);
+    w.raw(source.subarray(start, end));
+    w.long(node.czxid);
+    w.long(node.mzxid);
+    w.long(node.pzxid);
+    w.long(node.ctime);
+    w.long(node.mtime);
+    w.int(node.version);
+    w.int(node.cversion);
+    w.int(node.aversion);
+    w.long(node.ephemeralOwner);
+    w.patchInt(at, w.length - at - 4);
+    this.#nodes++;
+    this.#emit(false);
+  }
+
   /** An entry copied as it was read from another snapshot: bytes [start, end) of `source`, without the length prefix. */
   rawEntry(source: Uint8Array, start: number, end: number): void {
     this.#w.int(end - start);

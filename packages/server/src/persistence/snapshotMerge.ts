@@ -1,8 +1,9 @@
-import { byteStringOf } from '@corral/protocol';
+import { ACL, JuteReader, byteStringOf, vector } from '@corral/protocol';
 import { DataTree, TreeInvariantError, newNode, type ZNode } from '../core/tree.js';
 import { parentOf } from '../core/path.js';
 import { ownerKind, type Txn, type TxnBody } from '../core/txn.js';
 import { listByZxid, versionDir, zxidHex } from './files.js';
+import { decodeForMerge, type LoggedCreate, type LoggedTxn } from './loggedTxn.js';
 import { readLoggedTxns } from './logReader.js';
 import { SnapshotError, SnapshotFileWriter, SnapshotReader, decodeEntry, entryPath, sessionEntries, type SessionEntry } from './snapshot.js';
 
@@ -15,8 +16,17 @@ import { SnapshotError, SnapshotFileWriter, SnapshotReader, decodeEntry, entryPa
 
 type Fields = Partial<Pick<ZNode, 'data' | 'acl' | 'mzxid' | 'pzxid' | 'mtime' | 'version' | 'cversion' | 'aversion'>>;
 
+/** Where a created node's path, data and ACL still lie in the log (see LoggedCreate): node.data and node.acl are not filled in. */
+export interface LoggedHead {
+  segment: Uint8Array;
+  start: number;
+  end: number;
+}
+
 /** What the txns did to one path since the base snapshot. */
-type Change = { kind: 'node'; node: ZNode } | { kind: 'deleted' } | { kind: 'patch'; fields: Fields };
+type Change = { kind: 'node'; node: ZNode; head?: LoggedHead } | { kind: 'deleted' } | { kind: 'patch'; fields: Fields };
+
+const AclVector = vector(ACL);
 
 /**
  * The txns after a base snapshot, folded path by path: a created node in full, a deleted path, or the
@@ -24,6 +34,11 @@ type Change = { kind: 'node'; node: ZNode } | { kind: 'deleted' } | { kind: 'pat
  */
 export class TreeDelta {
   readonly changes = new Map<string, Change>();
+  /**
+   * Paths of the changes that concern a node of the base: a first change that is a patch or a delete
+   * finds the node there (a first create cannot). Every other base node is copied without a lookup.
+   */
+  readonly basePaths = new Set<string>();
   readonly sessions: Map<bigint, number>;
   readonly #ephemerals = new Map<bigint, Set<string>>();
   readonly #ephemeralOwner = new Map<string, bigint>();
@@ -38,6 +53,36 @@ export class TreeDelta {
     this.#apply(txn, txn.body);
   }
 
+  /** As apply, for a txn read by decodeForMerge: a plain create keeps its bytes in the log. */
+  applyLogged(logged: LoggedTxn): void {
+    if (logged.kind === 'other') return this.apply(logged.txn);
+    this.#createLogged(logged);
+  }
+
+  #createLogged(create: LoggedCreate): void {
+    const node = newNode(null, [], create.zxid, this.#time(create.timeMs), create.ephemeralOwner);
+    this.#addNode(create.path, node, create.zxid, create.parentCVersion, { segment: create.segment, start: create.headStart, end: create.headEnd });
+  }
+
+  #addNode(path: string, node: ZNode, zxid: bigint, parentCVersion: number, head?: LoggedHead): void {
+    if (this.changes.get(path)?.kind === 'node') throw new TreeInvariantError(`create of existing node ${path}`);
+    this.changes.set(path, head ? { kind: 'node', node, head } : { kind: 'node', node });
+    if (ownerKind(node.ephemeralOwner) === 'ephemeral') this.#trackEphemeral(path, node.ephemeralOwner);
+    this.#update(parentOf(path), { cversion: parentCVersion, pzxid: zxid });
+  }
+
+  #lastTimeMs = -1;
+  #lastTime = 0n;
+
+  /** Txns of one millisecond share one BigInt time, as in the tree. */
+  #time(timeMs: number): bigint {
+    if (timeMs !== this.#lastTimeMs) {
+      this.#lastTimeMs = timeMs;
+      this.#lastTime = BigInt(timeMs);
+    }
+    return this.#lastTime;
+  }
+
   #apply(txn: Txn, body: TxnBody): void {
     switch (body.type) {
       case 'createSession':
@@ -49,19 +94,14 @@ export class TreeDelta {
         this.sessions.delete(txn.sessionId);
         return;
       }
-      case 'create': {
-        const node = newNode(byteStringOf(body.data), body.acl, txn.zxid, BigInt(txn.timeMs), body.ephemeralOwner);
-        if (this.changes.get(body.path)?.kind === 'node') throw new TreeInvariantError(`create of existing node ${body.path}`);
-        this.changes.set(body.path, { kind: 'node', node });
-        if (ownerKind(body.ephemeralOwner) === 'ephemeral') this.#trackEphemeral(body.path, body.ephemeralOwner);
-        this.#update(parentOf(body.path), { cversion: body.parentCVersion, pzxid: txn.zxid });
+      case 'create':
+        this.#addNode(body.path, newNode(byteStringOf(body.data), body.acl, txn.zxid, this.#time(txn.timeMs), body.ephemeralOwner), txn.zxid, body.parentCVersion);
         return;
-      }
       case 'delete':
         this.#delete(body.path, txn.zxid);
         return;
       case 'setData':
-        this.#update(body.path, { data: byteStringOf(body.data), version: body.version, mzxid: txn.zxid, mtime: BigInt(txn.timeMs) });
+        this.#update(body.path, { data: byteStringOf(body.data), version: body.version, mzxid: txn.zxid, mtime: this.#time(txn.timeMs) });
         return;
       case 'setACL':
         this.#update(body.path, { acl: body.acl, aversion: body.version });
@@ -76,7 +116,9 @@ export class TreeDelta {
   }
 
   #delete(path: string, zxid: bigint): void {
-    if (this.changes.get(path)?.kind === 'deleted') throw new TreeInvariantError(`delete of missing node ${path}`);
+    const prior = this.changes.get(path);
+    if (prior?.kind === 'deleted') throw new TreeInvariantError(`delete of missing node ${path}`);
+    if (!prior) this.basePaths.add(path);
     this.changes.set(path, { kind: 'deleted' });
     const owner = this.#ephemeralOwner.get(path);
     if (owner !== undefined) {
@@ -88,10 +130,18 @@ export class TreeDelta {
 
   #update(path: string, fields: Fields): void {
     const change = this.changes.get(path);
-    if (!change) this.changes.set(path, { kind: 'patch', fields });
+    if (!change) {
+      this.changes.set(path, { kind: 'patch', fields });
+      this.basePaths.add(path);
+    }
     else if (change.kind === 'patch') Object.assign(change.fields, fields);
-    else if (change.kind === 'node') Object.assign(change.node, fields);
-    else throw new TreeInvariantError(`txn changes deleted node ${path}`);
+    else if (change.kind === 'node') {
+      if (change.head && (fields.data !== undefined || fields.acl !== undefined)) {
+        fillFromLog(change.node, change.head);
+        change.head = undefined;
+      }
+      Object.assign(change.node, fields);
+    } else throw new TreeInvariantError(`txn changes deleted node ${path}`);
   }
 
   /** Ephemeral nodes after the txns applied so far: (path, owner). */
@@ -107,15 +157,23 @@ export class TreeDelta {
   }
 }
 
+/** Decodes the data and ACL a created node still has in the log (its bytes there begin with the path). */
+function fillFromLog(node: ZNode, head: LoggedHead): void {
+  const r = new JuteReader(head.segment, { start: head.start, end: head.end });
+  r.ustring();
+  node.data = r.byteString();
+  node.acl = AclVector.read(r);
+}
+
 /**
  * Where a merge starts: a snapshot file (unchanged entries are copied byte for byte), or the empty
- * tree. `forEach` hands over each node's path with a way to copy it as it is or to decode it.
+ * tree. `forEach` hands over each node with ways to read its path, copy it as it is or decode it.
  */
 interface Base {
   zxid: bigint;
   sessions: readonly SessionEntry[];
   ephemerals: Iterable<[string, bigint]>;
-  forEach(visit: (path: string, copy: () => void, decode: () => ZNode) => void, writer: SnapshotFileWriter): void;
+  forEach(visit: (path: () => string, copy: () => void, decode: () => ZNode) => void, writer: SnapshotFileWriter): void;
 }
 
 /** A snapshot file as a base; refuses a fuzzy one (only a log replay makes that right). */
@@ -132,7 +190,8 @@ function fileBase(file: string): Base & { close(): void } {
     forEach(visit, writer) {
       const copy = () => writer.rawEntry(reader.buffer, reader.entryStart, reader.entryEnd);
       const decode = () => decodeEntry(reader.buffer.subarray(reader.entryStart, reader.entryEnd)).node;
-      while (reader.nextEntry()) visit(entryPath(reader.buffer, reader.entryStart, reader.entryEnd), copy, decode);
+      const path = () => entryPath(reader.buffer, reader.entryStart, reader.entryEnd);
+      while (reader.nextEntry()) visit(path, copy, decode);
     },
     close: () => reader.close(),
   };
@@ -146,7 +205,7 @@ function emptyBase(): Base {
     sessions: [],
     ephemerals: [],
     forEach(visit, writer) {
-      for (const [path, node] of tree.nodes()) visit(path, () => writer.node(path, node), () => ({ ...node }));
+      for (const [path, node] of tree.nodes()) visit(() => path, () => writer.node(path, node), () => ({ ...node }));
     },
   };
 }
@@ -192,6 +251,11 @@ export async function mergeSnapshot(options: MergeOptions): Promise<MergeResult>
   return mergeOnto(emptyBase(), undefined, options);
 }
 
+function writeNode(writer: SnapshotFileWriter, path: string, change: Extract<Change, { kind: 'node' }>): void {
+  if (change.head) writer.loggedNode(change.head.segment, change.head.start, change.head.end, change.node);
+  else writer.node(path, change.node);
+}
+
 async function mergeOnto(base: Base, baseFile: string | undefined, options: MergeOptions): Promise<MergeResult> {
   if (baseFile && base.zxid === options.zxid) return { file: baseFile, zxid: base.zxid, nodes: -1, base: baseFile, txns: 0 };
   const delta = new TreeDelta(base.sessions, base.ephemerals);
@@ -199,31 +263,37 @@ async function mergeOnto(base: Base, baseFile: string | undefined, options: Merg
   await readLoggedTxns(
     options.dataLogDir,
     base.zxid,
-    (txn) => {
-      delta.apply(txn);
+    (txn: LoggedTxn) => {
+      delta.applyLogged(txn);
       txns++;
     },
     options.zxid,
+    decodeForMerge,
   );
   const writer = new SnapshotFileWriter(options.dataDir, options.zxid, sessionEntries(delta.sessions), { ephemerals: delta.ephemeralNodes() }, { bytesPerSecond: options.writeBytesPerSecond });
   try {
-    const { changes } = delta;
-    base.forEach((path, copy, decode) => {
-      const change = changes.get(path);
-      if (!change) return copy();
+    const { changes, basePaths } = delta;
+    // Base nodes the txns touched and the loop has not met yet; once none are left, the rest is copied unread.
+    let unmet = basePaths.size;
+    base.forEach((pathOf, copy, decode) => {
+      if (unmet === 0) return copy();
+      const path = pathOf();
+      if (!basePaths.has(path)) return copy();
+      unmet--;
+      const change = changes.get(path)!;
       changes.delete(path);
-      if (change.kind === 'node') writer.node(path, change.node);
+      if (change.kind === 'node') writeNode(writer, path, change);
       else if (change.kind === 'patch') writer.node(path, Object.assign(decode(), change.fields));
     }, writer);
     // Nodes the base did not have, parents first: a parent is created before its child, and within
     // one multi txn (same zxid) a parent's path is the shorter.
-    const created: [string, ZNode][] = [];
+    const created: [string, Extract<Change, { kind: 'node' }>][] = [];
     for (const [path, change] of changes) {
-      if (change.kind === 'node') created.push([path, change.node]);
+      if (change.kind === 'node') created.push([path, change]);
       else if (change.kind === 'patch') throw new TreeInvariantError(`txns change ${path}, which the snapshot at 0x${zxidHex(base.zxid)} does not have`);
     }
-    created.sort(([pa, a], [pb, b]) => (a.czxid < b.czxid ? -1 : a.czxid > b.czxid ? 1 : pa.length - pb.length));
-    for (const [path, node] of created) writer.node(path, node);
+    created.sort(([pa, { node: a }], [pb, { node: b }]) => (a.czxid < b.czxid ? -1 : a.czxid > b.czxid ? 1 : pa.length - pb.length));
+    for (const [path, change] of created) writeNode(writer, path, change);
     const written = writer.finish();
     return { ...written, base: baseFile, txns };
   } catch (error) {

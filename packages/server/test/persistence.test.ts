@@ -92,12 +92,16 @@ describe('txn codec', () => {
     return { segment, view: new DataView(segment.buffer, segment.byteOffset, segment.byteLength), start: pad, end: pad + bytes.length };
   };
 
-  it('the merge decoder reads a create in place (path, data and ACL bytes as the snapshot entry has them) and any other txn whole', () => {
+  it('the merge decoder reads a create in place (path, data and ACL bytes as the snapshot entry has them), a setData lightly and any other txn whole', () => {
     fc.assert(
       fc.property(txn, fc.nat(40), (t, pad) => {
         const { segment, view, start, end } = atOffset(encodeTxn(t), pad);
         const logged = decodeForMerge(segment, view, start, end);
         expect(logged.zxid).toBe(t.zxid);
+        if (t.body.type === 'setData') {
+          const data = t.body.data === null ? null : Buffer.from(t.body.data).toString('latin1');
+          return void expect(logged).toEqual({ kind: 'setData', zxid: t.zxid, timeMs: t.timeMs, path: t.body.path, data, version: t.body.version });
+        }
         if (t.body.type !== 'create') return void expect(logged).toEqual({ kind: 'other', zxid: t.zxid, txn: t });
         if (logged.kind !== 'create') throw new Error('a create read as another txn');
         expect({ path: logged.path, timeMs: logged.timeMs, ephemeralOwner: logged.ephemeralOwner, parentCVersion: logged.parentCVersion }).toEqual({
@@ -118,21 +122,21 @@ describe('txn codec', () => {
     );
   });
 
-  it('the merge decoder refuses a create cut short or with bytes to spare, and never reads past its record', () => {
-    const create = encodeTxn({
-      zxid: 7n,
-      sessionId: 1n,
-      cxid: 1,
-      timeMs: 1,
-      body: { type: 'create', path: '/a/b', data: utf8('data'), acl: [{ perms: 31, id: { scheme: 'world', id: 'anyone' } }], ephemeralOwner: 0n, parentCVersion: 1, op: 'create' },
-    });
-    for (let cut = 0; cut < create.length; cut++) {
-      // The bytes after the cut are still in the buffer (the next record): the decoder must stop at `end`.
-      const { segment, view, start } = atOffset(create, 8);
-      expect(() => decodeForMerge(segment, view, start, start + cut), `cut at ${cut}`).toThrow(DecodeError);
+  it('the merge decoder refuses a create or setData cut short or with bytes to spare, and never reads past its record', () => {
+    const acl = [{ perms: 31, id: { scheme: 'world', id: 'anyone' } }];
+    for (const body of [
+      { type: 'create', path: '/a/b', data: utf8('data'), acl, ephemeralOwner: 0n, parentCVersion: 1, op: 'create' },
+      { type: 'setData', path: '/a/b', data: utf8('data'), version: 3 },
+    ] as TxnBody[]) {
+      const bytes = encodeTxn({ zxid: 7n, sessionId: 1n, cxid: 1, timeMs: 1, body });
+      for (let cut = 0; cut < bytes.length; cut++) {
+        // The bytes after the cut are still in the buffer (the next record): the decoder must stop at `end`.
+        const { segment, view, start } = atOffset(bytes, 8);
+        expect(() => decodeForMerge(segment, view, start, start + cut), `${body.type} cut at ${cut}`).toThrow(DecodeError);
+      }
+      const { segment, view, start, end } = atOffset(new Uint8Array([...bytes, 0]), 0);
+      expect(() => decodeForMerge(segment, view, start, end)).toThrow(/bytes where \d+ were expected/);
     }
-    const { segment, view, start, end } = atOffset(new Uint8Array([...create, 0]), 0);
-    expect(() => decodeForMerge(segment, view, start, end)).toThrow(/after its ACL/);
   });
 });
 

@@ -55,8 +55,14 @@ export class TreeDelta {
 
   /** As apply, for a txn read by decodeForMerge: a plain create keeps its bytes in the log. */
   applyLogged(logged: LoggedTxn): void {
-    if (logged.kind === 'other') return this.apply(logged.txn);
-    this.#createLogged(logged);
+    switch (logged.kind) {
+      case 'other':
+        return this.apply(logged.txn);
+      case 'create':
+        return this.#createLogged(logged);
+      case 'setData':
+        return this.#update(logged.path, { data: logged.data, version: logged.version, mzxid: logged.zxid, mtime: this.#time(logged.timeMs) });
+    }
   }
 
   #createLogged(create: LoggedCreate): void {

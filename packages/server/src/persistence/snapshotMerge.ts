@@ -139,8 +139,7 @@ export class TreeDelta {
     if (!change) {
       this.changes.set(path, { kind: 'patch', fields });
       this.basePaths.add(path);
-    }
-    else if (change.kind === 'patch') Object.assign(change.fields, fields);
+    } else if (change.kind === 'patch') Object.assign(change.fields, fields);
     else if (change.kind === 'node') {
       if (change.head && (fields.data !== undefined || fields.acl !== undefined)) {
         fillFromLog(change.node, change.head);

@@ -126,6 +126,7 @@ describe('mergeSnapshot', () => {
           expect(loaded.exact).toBe(true);
           expect(loaded.zxid).toBe(w.tree.lastZxid);
           expect(loaded.tree.digest()).toBe(w.tree.digest());
+          if (merged.txns > 0) expect(merged.nodes).toBe(w.tree.nodeCount);
           expect(new Set(loaded.sessions.map((s) => s.id))).toEqual(open);
         }
         await log.close();
@@ -155,6 +156,28 @@ describe('mergeSnapshot', () => {
     const loaded = await readSnapshot(second.file);
     expect(treeState(loaded.tree)).toEqual({ ...treeState(w.tree), lastZxid: w.tree.lastZxid });
     expect(loaded.tree.get('/app/lock')).toBeUndefined(); // the closed session's ephemeral went with it
+    await log.close();
+  });
+
+  it('copies a base larger than its read buffer in runs, whether the changed nodes come first or last', async () => {
+    const dir = await tempDir();
+    const { w, log, snapshot } = await loggedWorkload(dir);
+    const value = new Uint8Array(1000).fill(3);
+    w.create('/a', null);
+    // ~3.5 MiB of entries: several of the reader's 1 MiB buffers, entries straddling their edges.
+    for (let i = 0; i < 3000; i++) w.create(`/a/n${String(i).padStart(4, '0')}`, value);
+    w.create('/z', null);
+    expect((await snapshot()).nodes).toBe(w.tree.nodeCount);
+    // Only the first node changes: everything after it goes in runs.
+    w.setData('/a', utf8('first'));
+    w.create('/a/new', null);
+    let merged = await snapshot();
+    expect([merged.nodes, (await readSnapshot(merged.file)).tree.digest()]).toEqual([w.tree.nodeCount, w.tree.digest()]);
+    // The last node changes too: entry by entry up to it.
+    w.setData('/a', utf8('again'));
+    w.delete('/z');
+    merged = await snapshot();
+    expect([merged.nodes, (await readSnapshot(merged.file)).tree.digest()]).toEqual([w.tree.nodeCount, w.tree.digest()]);
     await log.close();
   });
 

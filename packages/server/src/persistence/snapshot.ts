@@ -29,6 +29,8 @@ const WRITE_BYTES = 256 * 1024;
  */
 const SYNC_EVERY_BYTES = 1024 * 1024;
 const READ_BYTES = 1024 * 1024;
+/** No entry is larger: data is at most jute.maxbuffer (1 MiB by default), far below this. */
+const MAX_ENTRY_BYTES = 64 * 1024 * 1024;
 
 const SnapshotNode = record('SnapshotNode', {
   path: string,
@@ -178,12 +180,25 @@ export class SnapshotFileWriter {
     this.#emit(false);
   }
 
+  /**
+   * Entries copied as they were read from another snapshot, length prefixes included: bytes
+   * [start, end) of `source`, `count` entries. Written straight from `source`, not through the buffer.
+   */
+  rawEntries(source: Uint8Array, start: number, end: number, count: number): void {
+    this.#emit(true);
+    this.#write(source.subarray(start, end));
+    this.#nodes += count;
+  }
+
   #emit(force: boolean): void {
-    if (!force && this.#w.length < WRITE_BYTES) return;
-    const bytes = this.#w.toBytesView();
+    if (this.#w.length === 0 || (!force && this.#w.length < WRITE_BYTES)) return;
+    this.#write(this.#w.toBytesView());
+    this.#w.reset();
+  }
+
+  #write(bytes: Uint8Array): void {
     this.#checksum = crc32(bytes, this.#checksum);
     writeFully(this.#fd, bytes);
-    this.#w.reset();
     this.#unsyncedBytes += bytes.length;
     this.#writtenBytes += bytes.length;
     if (this.#unsyncedBytes >= SYNC_EVERY_BYTES) {
@@ -282,6 +297,9 @@ export class SnapshotReader {
   buffer: Buffer = Buffer.alloc(0);
   entryStart = 0;
   entryEnd = 0;
+  /** After nextRun(): the run is bytes [runStart, runEnd) of `buffer`. */
+  runStart = 0;
+  runEnd = 0;
   readonly #file: string;
   readonly #fd: number;
   readonly #bodyEnd: number;
@@ -339,12 +357,34 @@ export class SnapshotReader {
       this.#finish();
       return false;
     }
-    if (length < 0 || length > 64 * 1024 * 1024) throw new SnapshotError(this.#file, `bad node length ${length} at byte ${offset}`);
+    if (length < 0 || length > MAX_ENTRY_BYTES) throw new SnapshotError(this.#file, `bad node length ${length} at byte ${offset}`);
     this.#ensure(length);
     this.entryStart = this.#pos;
     this.entryEnd = this.#pos + length;
     this.#pos += length;
     return true;
+  }
+
+  /**
+   * Moves past the complete entries already read into `buffer` after the current one: they are
+   * bytes [runStart, runEnd), length prefixes included; returns how many (0: call nextEntry, which
+   * reads on, ends the list or reports a bad entry).
+   */
+  nextRun(): number {
+    if (this.#done) return 0;
+    const end = this.buffer.length;
+    let pos = this.#pos;
+    let count = 0;
+    while (pos + 4 <= end) {
+      const length = this.#view.getInt32(pos);
+      if (length <= 0 || length > MAX_ENTRY_BYTES || pos + 4 + length > end) break;
+      pos += 4 + length;
+      count++;
+    }
+    this.runStart = this.#pos;
+    this.runEnd = pos;
+    this.#pos = pos;
+    return count;
   }
 
   /** The next entry's bytes (a view, valid until the next call), or undefined after the last. */

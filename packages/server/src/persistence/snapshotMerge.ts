@@ -172,13 +172,14 @@ function fillFromLog(node: ZNode, head: LoggedHead): void {
 
 /**
  * Where a merge starts: a snapshot file (unchanged entries are copied byte for byte), or the empty
- * tree. `forEach` hands over each node with ways to read its path, copy it as it is or decode it.
+ * tree. `forEach` hands over each node with ways to read its path, copy it as it is or decode it,
+ * until `visit` returns false: every node after that is copied as it is, unread.
  */
 interface Base {
   zxid: bigint;
   sessions: readonly SessionEntry[];
   ephemerals: Iterable<[string, bigint]>;
-  forEach(visit: (path: () => string, copy: () => void, decode: () => ZNode) => void, writer: SnapshotFileWriter): void;
+  forEach(visit: (path: () => string, copy: () => void, decode: () => ZNode) => boolean, writer: SnapshotFileWriter): void;
 }
 
 /** A snapshot file as a base; refuses a fuzzy one (only a log replay makes that right). */
@@ -196,7 +197,16 @@ function fileBase(file: string): Base & { close(): void } {
       const copy = () => writer.rawEntry(reader.buffer, reader.entryStart, reader.entryEnd);
       const decode = () => decodeEntry(reader.buffer.subarray(reader.entryStart, reader.entryEnd)).node;
       const path = () => entryPath(reader.buffer, reader.entryStart, reader.entryEnd);
-      while (reader.nextEntry()) visit(path, copy, decode);
+      while (reader.nextEntry()) {
+        if (visit(path, copy, decode)) continue;
+        // The rest in runs of whole read buffers: no per-entry work on a big tree's unchanged nodes.
+        for (;;) {
+          const count = reader.nextRun();
+          if (count > 0) writer.rawEntries(reader.buffer, reader.runStart, reader.runEnd, count);
+          else if (reader.nextEntry()) copy();
+          else return;
+        }
+      }
     },
     close: () => reader.close(),
   };
@@ -210,7 +220,11 @@ function emptyBase(): Base {
     sessions: [],
     ephemerals: [],
     forEach(visit, writer) {
-      for (const [path, node] of tree.nodes()) visit(() => path, () => writer.node(path, node), () => ({ ...node }));
+      let visiting = true;
+      for (const [path, node] of tree.nodes()) {
+        if (visiting) visiting = visit(() => path, () => writer.node(path, node), () => ({ ...node }));
+        else writer.node(path, node);
+      }
     },
   };
 }
@@ -281,14 +295,21 @@ async function mergeOnto(base: Base, baseFile: string | undefined, options: Merg
     // Base nodes the txns touched and the loop has not met yet; once none are left, the rest is copied unread.
     let unmet = basePaths.size;
     base.forEach((pathOf, copy, decode) => {
-      if (unmet === 0) return copy();
+      if (unmet === 0) {
+        copy();
+        return false;
+      }
       const path = pathOf();
-      if (!basePaths.has(path)) return copy();
+      if (!basePaths.has(path)) {
+        copy();
+        return true;
+      }
       unmet--;
       const change = changes.get(path)!;
       changes.delete(path);
       if (change.kind === 'node') writeNode(writer, path, change);
       else if (change.kind === 'patch') writer.node(path, Object.assign(decode(), change.fields));
+      return unmet > 0;
     }, writer);
     // Nodes the base did not have, parents first: a parent is created before its child, and within
     // one multi txn (same zxid) a parent's path is the shorter.

@@ -114,22 +114,34 @@ export interface RecordCodec<F extends Fields> extends Codec<RecordOf<F>> {
   decode(bytes: Uint8Array): RecordOf<F>;
 }
 
+const FIELD_NAME = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
+
+/**
+ * Builds a record's read and write as straight-line code, one call per field: a loop over the fields
+ * with `value[key]` makes every record access megamorphic and every decoded object a dictionary
+ * built key by key, and records are on every request's path. A decoded record is one object literal,
+ * so all values of a record type share one shape. Field names are our own declarations, checked.
+ */
+function compileRecord(name: string, entries: [string, Codec<any>][]): Pick<Codec<any>, 'read' | 'write'> {
+  for (const [key] of entries) if (!FIELD_NAME.test(key)) throw new Error(`record ${name}: field name ${JSON.stringify(key)} is not an identifier`);
+  const fields = entries.map(([, codec]) => codec);
+  const read = entries.map(([key], i) => `${key}: f[${i}].read(r)`).join(', ');
+  const write = entries.map(([key], i) => `f[${i}].write(w, v.${key});`).join(' ');
+  const make = new Function('f', `return { read(r) { return { ${read} }; }, write(w, v) { ${write} } };`);
+  return make(fields) as Pick<Codec<any>, 'read' | 'write'>;
+}
+
 /** A jute record: its fields in declaration order, no tags, no length, no padding. */
 export function record<F extends Fields>(name: string, fields: F): RecordCodec<F> {
   const entries = Object.entries(fields);
   const minBytes = entries.reduce((sum, [, codec]) => sum + codec.minBytes, 0);
+  const { read, write } = compileRecord(name, entries);
   const codec: RecordCodec<F> = {
     name,
     fields,
     minBytes,
-    write(w, value) {
-      for (const [key, field] of entries) field.write(w, (value as Record<string, unknown>)[key]);
-    },
-    read(r) {
-      const value: Record<string, unknown> = {};
-      for (const [key, field] of entries) value[key] = field.read(r);
-      return value as RecordOf<F>;
-    },
+    write,
+    read,
     encode(value) {
       const w = new JuteWriter();
       codec.write(w, value);

@@ -1,4 +1,4 @@
-import { ACL, JuteReader, JuteWriter, DecodeError, buffer, int, long, record, string, vector } from '@corral/protocol';
+import { ACL, JuteReader, JuteWriter, DecodeError, buffer, int, long, record, string, vector, type Codec } from '@corral/protocol';
 import type { Txn, TxnBody } from '../core/txn.js';
 import { pooledCopy } from '../core/bytes.js';
 
@@ -10,10 +10,23 @@ const TxnHeader = record('TxnHeader', { sessionId: long, cxid: int, zxid: long, 
 
 const CREATE_OPS = ['create', 'create2', 'createContainer', 'createTTL'] as const;
 
+/** The request a create came from, logged as its index in CREATE_OPS. */
+const createOp: Codec<(typeof CREATE_OPS)[number]> = {
+  name: 'createOp',
+  minBytes: 4,
+  write: (w, op) => w.int(CREATE_OPS.indexOf(op)),
+  read(r) {
+    const index = r.int();
+    const op = CREATE_OPS[index];
+    if (!op) throw new DecodeError(`invalid create op ${index} in txn`);
+    return op;
+  },
+};
+
 const bodies = {
   createSession: record('CreateSessionTxn', { timeoutMs: int }),
   closeSession: record('CloseSessionTxn', {}),
-  create: record('CreateTxn', { path: string, data: buffer, acl: vector(ACL), ephemeralOwner: long, parentCVersion: int, op: int }),
+  create: record('CreateTxn', { path: string, data: buffer, acl: vector(ACL), ephemeralOwner: long, parentCVersion: int, op: createOp }),
   delete: record('DeleteTxn', { path: string }),
   setData: record('SetDataTxn', { path: string, data: buffer, version: int }),
   setACL: record('SetACLTxn', { path: string, acl: vector(ACL), version: int }),
@@ -43,8 +56,6 @@ function writeBody(w: JuteWriter, body: TxnBody): void {
         writeBody(w, op);
       }
       return;
-    case 'create':
-      return bodies.create.write(w, { ...body, op: CREATE_OPS.indexOf(body.op) });
     case 'closeSession':
       return;
     default:
@@ -61,11 +72,9 @@ function readBody(r: JuteReader, type: TxnBody['type']): TxnBody {
       return { type, ops };
     }
     case 'create': {
-      const { op, ...rest } = bodies.create.read(r);
-      const opName = CREATE_OPS[op];
-      if (!opName) throw new DecodeError(`invalid create op ${op} in txn`);
+      const body = bodies.create.read(r);
       // Owner words are unsigned in memory (CONTAINER_OWNER, TTL_OWNER_BASE); jute longs read back signed.
-      return { type, ...rest, ephemeralOwner: BigInt.asUintN(64, rest.ephemeralOwner), op: opName };
+      return { type, ...body, ephemeralOwner: BigInt.asUintN(64, body.ephemeralOwner) };
     }
     case 'closeSession':
       return { type };

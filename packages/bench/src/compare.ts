@@ -5,7 +5,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { zookeeperAvailable } from '@corral/testing';
-import { measureFailover, measureRecovery, measureSessionExpiry, type ExpirySample, type FailoverSample, type RecoverySample } from './extras.js';
+import { SETTLE_MS, measureFailover, measureRecovery, measureSessionExpiry, type ExpirySample, type FailoverSample, type RecoverySample } from './extras.js';
 import { describeMachine, formatMachine, type MachineInfo } from './machine.js';
 import { runBench, type RunResult } from './run.js';
 import { BenchCluster, SERVER_LABEL, ZOOKEEPER_HEAP, type ServerKind } from './servers.js';
@@ -207,7 +207,7 @@ export async function compare(options: CompareOptions): Promise<CompareReport> {
             const sample = await measureRecovery(clusters.get(kind)!, options.znodes, options.size, log);
             (recovery[kind] ??= []).push(sample);
             log(
-              `  populated at ${Math.round(sample.populateOpsPerSec).toLocaleString('en-US')} creates/s, RSS ${mib(sample.rssLoadedBytes)} MiB; ` +
+              `  populated at ${Math.round(sample.populateOpsPerSec).toLocaleString('en-US')} creates/s, RSS ${mib(sample.rssLoadedBytes)} MiB (${mib(sample.rssSettledBytes ?? Number.NaN)} MiB idle); ` +
                 `recovered in ${Math.round(sample.recoveryMs)} ms, RSS ${mib(sample.rssRecoveredBytes)} MiB${sample.complete ? '' : ` INCOMPLETE (${sample.recoveredDescendants} descendants)`}`,
             );
           } catch (error) {
@@ -333,7 +333,9 @@ export function renderMarkdown(report: CompareReport): string {
     const mb = (n: number): string => `${mib(n)} MiB`;
     const cps = (n: number): string => `${num(n)} creates/s`;
     out.push(`| populate ${label} (4 clients × 256 in flight) | ${rec(report.recovery.zookeeper, (r) => r.populateOpsPerSec, cps)} | ${rec(report.recovery.corral, (r) => r.populateOpsPerSec, cps)} |`);
-    out.push(`| RSS with ${label} (VmRSS) | ${rec(report.recovery.zookeeper, (r) => r.rssLoadedBytes, mb)} | ${rec(report.recovery.corral, (r) => r.rssLoadedBytes, mb)} |`);
+    out.push(`| RSS with ${label} (VmRSS 1 s after the populate) | ${rec(report.recovery.zookeeper, (r) => r.rssLoadedBytes, mb)} | ${rec(report.recovery.corral, (r) => r.rssLoadedBytes, mb)} |`);
+    const settled = (samples: RecoverySample[] | undefined) => (samples?.every((r) => r.rssSettledBytes !== undefined) ? rec(samples, (r) => r.rssSettledBytes!, mb) : 'n/a');
+    out.push(`| RSS with ${label}, ${SETTLE_MS / 1000} s after the populate (idle) | ${settled(report.recovery.zookeeper)} | ${settled(report.recovery.corral)} |`);
     out.push(`| recovery after SIGKILL with ${label} (spawn → srvr reports a Mode) | ${rec(report.recovery.zookeeper, (r) => r.recoveryMs, ms)} | ${rec(report.recovery.corral, (r) => r.recoveryMs, ms)} |`);
     out.push(`| RSS right after recovery | ${rec(report.recovery.zookeeper, (r) => r.rssRecoveredBytes, mb)} | ${rec(report.recovery.corral, (r) => r.rssRecoveredBytes, mb)} |`);
   }

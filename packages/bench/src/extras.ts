@@ -72,12 +72,17 @@ export async function measureSessionExpiry(connect: string, sessionTimeoutMs = 4
   }
 }
 
+/** Idle time before the settled RSS: V8 shrinks its heap only once allocation has stopped for a while. */
+export const SETTLE_MS = 30_000;
+
 export interface RecoverySample {
   znodes: number;
   payloadBytes: number;
   populateOpsPerSec: number;
-  /** VmRSS with the znodes loaded, before the crash. */
+  /** VmRSS 1 s after the populate: garbage of the load and any snapshot still in progress included. */
   rssLoadedBytes: number;
+  /** VmRSS after SETTLE_MS with no load: what holding the znodes costs (absent from results before 2026-11-30 08:30). */
+  rssSettledBytes?: number;
   /** Spawn after SIGKILL → first `srvr` answer with a Mode. */
   recoveryMs: number;
   /** VmRSS right after recovery. */
@@ -127,6 +132,8 @@ export async function measureRecovery(cluster: BenchCluster, znodes: number, pay
   }
   await sleep(1000);
   const rssLoadedBytes = processRssBytes(cluster.servers[0]!.pid) ?? Number.NaN;
+  await sleep(SETTLE_MS - 1000);
+  const rssSettledBytes = processRssBytes(cluster.servers[0]!.pid) ?? Number.NaN;
   await cluster.killNode(0);
   const spawnedAt = performance.now();
   const server = await cluster.startNode(0, false);
@@ -145,6 +152,7 @@ export async function measureRecovery(cluster: BenchCluster, znodes: number, pay
     payloadBytes,
     populateOpsPerSec,
     rssLoadedBytes,
+    rssSettledBytes,
     recoveryMs,
     rssRecoveredBytes,
     recoveredDescendants,

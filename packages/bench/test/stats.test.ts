@@ -141,6 +141,28 @@ describe('report', () => {
     expect(md).toContain('- invalid: ZooKeeper round 1 get: boom');
   });
 
+  it('shows RSS 1 s after the populate and once idle, and n/a where an older result has no idle figure', () => {
+    const sample = (loaded: number, settled?: number) => ({
+      znodes: 1000, payloadBytes: 100, populateOpsPerSec: 5000, rssLoadedBytes: loaded * 2 ** 20, rssSettledBytes: settled === undefined ? undefined : settled * 2 ** 20,
+      recoveryMs: 100, rssRecoveredBytes: 50 * 2 ** 20, recoveredDescendants: 1001, complete: true,
+    });
+    const report = (corralSettled?: number) =>
+      ({
+        startedAt: '2025-01-01T00:00:00.000Z',
+        elapsedS: 1,
+        machine: { nproc: 2, cpuModel: 'cpu', memoryGiB: 4, kernel: 'Linux', node: 'v20', java: 'java 17' },
+        options: { servers: 1, rounds: 1, clients: 64, pipeline: 1, size: 100, durationS: 5, serverWarmupS: 0, znodes: 1000, expiryRounds: 0, expirySessions: 0, failoverTrials: 0, expirySessionTimeoutMs: 4000, recoveryTrials: 1, workloads: [] },
+        runs: [],
+        summary: [],
+        expiry: {},
+        recovery: { zookeeper: [sample(90, 91)], corral: [sample(80, corralSettled)] },
+        notes: [],
+      }) as unknown as CompareReport;
+    expect(renderMarkdown(report(60))).toContain('| RSS with 1,000 znodes × 100 B, 30 s after the populate (idle) | 91 MiB | 60 MiB |');
+    expect(renderMarkdown(report(60))).toContain('| RSS with 1,000 znodes × 100 B (VmRSS 1 s after the populate) | 90 MiB | 80 MiB |');
+    expect(renderMarkdown(report(undefined))).toContain('(idle) | 91 MiB | n/a |');
+  });
+
   it('replaces only the marked README section', () => {
     const readme = `# x\n\nintro\n\n${README_START}\nold\n${README_END}\n\nafter\n`;
     const next = replaceReadmeSection(readme, `${README_START}\nnew\n${README_END}`);

@@ -1,17 +1,11 @@
 import { DecodeError } from '@corral/protocol';
 import type { Txn } from '../core/txn.js';
 import type { RecordDecoder } from './logFormat.js';
-import { decodeTxn } from './txnCodec.js';
+import { CREATE_OPS, TXN_HEADER, TYPE_CODES, decodeTxn } from './txnCodec.js';
 
-/** TxnHeader: long sessionId, int cxid, long zxid, long timeMs, int type. */
-const HEADER_BYTES = 32;
-const ZXID_AT = 12;
-const TIME_AT = 20;
-const TYPE_AT = 28;
-const CREATE_TYPE = 1;
-const SET_DATA_TYPE = 5;
-/** CreateTxn's op field: create, create2, createContainer, createTTL. */
-const CREATE_OPS = 4;
+const { bytes: HEADER_BYTES, zxidAt: ZXID_AT, timeAt: TIME_AT, typeAt: TYPE_AT } = TXN_HEADER;
+const CREATE_TYPE = TYPE_CODES.create;
+const SET_DATA_TYPE = TYPE_CODES.setData;
 
 /**
  * A plain create as the snapshot merge reads it. Its path, data and ACL are, byte for byte, the first
@@ -127,6 +121,6 @@ export const decodeForMerge: RecordDecoder<LoggedTxn> = (segment, view, start, e
   const ephemeralOwner = view.getBigUint64(headEnd);
   const parentCVersion = view.getInt32(headEnd + 8);
   const op = view.getInt32(headEnd + 12);
-  if (op < 0 || op >= CREATE_OPS) throw new DecodeError(`invalid create op ${op} in txn`);
+  if (op < 0 || op >= CREATE_OPS.length) throw new DecodeError(`invalid create op ${op} in txn`);
   return { kind: 'create', zxid, timeMs, path, segment, headStart, headEnd, ephemeralOwner, parentCVersion };
 };

@@ -7,8 +7,10 @@ import { pooledCopy } from '../core/bytes.js';
  * reader hardening (bounds, lengths) protects recovery from a damaged file.
  */
 const TxnHeader = record('TxnHeader', { sessionId: long, cxid: int, zxid: long, timeMs: long, type: int });
+/** Where TxnHeader's fields lie, for a reader that takes only some of them (loggedTxn.ts). */
+export const TXN_HEADER = { bytes: 32, zxidAt: 12, timeAt: 20, typeAt: 28 } as const;
 
-const CREATE_OPS = ['create', 'create2', 'createContainer', 'createTTL'] as const;
+export const CREATE_OPS = ['create', 'create2', 'createContainer', 'createTTL'] as const;
 
 /** The request a create came from, logged as its index in CREATE_OPS. */
 const createOp: Codec<(typeof CREATE_OPS)[number]> = {
@@ -34,7 +36,7 @@ const bodies = {
   error: record('ErrorTxn', { err: int }),
 } as const;
 
-const TYPE_CODES: Record<TxnBody['type'], number> = {
+export const TYPE_CODES: Record<TxnBody['type'], number> = {
   createSession: -10,
   closeSession: -11,
   create: 1,

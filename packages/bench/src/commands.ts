@@ -118,11 +118,12 @@ export function benchCommand(): Command {
     .option('--server-warmup <s>', 'seconds of unmeasured load after each server start (create, mixed, latch)', seconds('--server-warmup'), DEFAULT_COMPARE.serverWarmupS)
     .option('--znodes <n>', 'znodes for the recovery/RSS measure (0 skips it)', nonNegativeInt('--znodes'), DEFAULT_COMPARE.znodes)
     .option('--recovery-trials <n>', 'recovery measures per system', positiveInt('--recovery-trials'), DEFAULT_COMPARE.recoveryTrials)
+    .option('--settle <s>', 'idle seconds after the populate before the second RSS reading', seconds('--settle'), DEFAULT_COMPARE.settleS)
     .option('--expiry-rounds <n>', 'rounds that end with a session-expiry check (0 skips it)', nonNegativeInt('--expiry-rounds'), DEFAULT_COMPARE.expiryRounds)
     .option('--expiry-sessions <n>', 'client processes killed per session-expiry check', positiveInt('--expiry-sessions'), DEFAULT_COMPARE.expirySessions)
     .option('--failover-trials <n>', 'leader kills with --servers 3 (0 skips it)', nonNegativeInt('--failover-trials'), DEFAULT_COMPARE.failoverTrials)
     .option('--corral-node-args <args>', 'extra node flags for the Corral server, space-separated (e.g. "--cpu-prof")')
-    .option('--quick', `the short comparison of \`npm run bench\` (${QUICK_COMPARE.rounds} rounds of ${QUICK_COMPARE.durationS} s runs, ${QUICK_COMPARE.serverWarmupS} s server warm-up, ${QUICK_COMPARE.znodes?.toLocaleString('en-US')} znodes, expiry in round 1); explicit options still win`)
+    .option('--quick', `the short comparison of \`npm run bench\` (${QUICK_COMPARE.rounds} rounds of ${QUICK_COMPARE.durationS} s runs, ${QUICK_COMPARE.serverWarmupS} s server warm-up, ${QUICK_COMPARE.znodes?.toLocaleString('en-US')} znodes read ${QUICK_COMPARE.settleS} s after their populate, expiry in round 1); explicit options still win`)
     .option('--save', 'write packages/bench/results/<date>.json and .md and update packages/bench/README.md')
     .option('--json', 'print the JSON report instead of the Markdown table')
     .action(async (o: Record<string, unknown>, cmd: Command) => {
@@ -142,6 +143,7 @@ export function benchCommand(): Command {
         serverWarmupS: pick('serverWarmup', QUICK_COMPARE.serverWarmupS),
         znodes: pick('znodes', QUICK_COMPARE.znodes),
         recoveryTrials: o.recoveryTrials as number,
+        settleS: pick('settle', QUICK_COMPARE.settleS),
         expiryRounds: pick('expiryRounds', QUICK_COMPARE.expiryRounds),
         expirySessions: o.expirySessions as number,
         expirySessionTimeoutMs: DEFAULT_COMPARE.expirySessionTimeoutMs,

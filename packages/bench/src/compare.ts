@@ -5,7 +5,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { zookeeperAvailable } from '@corral/testing';
-import { SETTLE_MS, measureFailover, measureRecovery, measureSessionExpiry, type ExpirySample, type FailoverSample, type RecoverySample } from './extras.js';
+import { measureFailover, measureRecovery, measureSessionExpiry, type ExpirySample, type FailoverSample, type RecoverySample } from './extras.js';
 import { describeMachine, formatMachine, type MachineInfo } from './machine.js';
 import { runBench, type RunResult } from './run.js';
 import { BenchCluster, SERVER_LABEL, ZOOKEEPER_HEAP, type ServerKind } from './servers.js';
@@ -32,6 +32,8 @@ export interface CompareOptions {
   /** Znodes for the recovery/RSS measure; 0 skips it. */
   znodes: number;
   recoveryTrials: number;
+  /** Idle seconds after the populate before the settled RSS: V8 shrinks its heap only once allocation has stopped for a while. */
+  settleS: number;
   /** Rounds (from the first) that end with a session-expiry check; 0 skips it. */
   expiryRounds: number;
   expirySessions: number;
@@ -204,7 +206,7 @@ export async function compare(options: CompareOptions): Promise<CompareReport> {
         for (const kind of kinds) {
           log(`recovery ${trial}/${options.recoveryTrials}: ${SERVER_LABEL[kind]} with ${options.znodes.toLocaleString('en-US')} znodes of ${options.size} B`);
           try {
-            const sample = await measureRecovery(clusters.get(kind)!, options.znodes, options.size, log);
+            const sample = await measureRecovery(clusters.get(kind)!, options.znodes, options.size, options.settleS * 1000, log);
             (recovery[kind] ??= []).push(sample);
             log(
               `  populated at ${Math.round(sample.populateOpsPerSec).toLocaleString('en-US')} creates/s, RSS ${mib(sample.rssLoadedBytes)} MiB (${mib(sample.rssSettledBytes ?? Number.NaN)} MiB idle); ` +
@@ -335,7 +337,7 @@ export function renderMarkdown(report: CompareReport): string {
     out.push(`| populate ${label} (4 clients × 256 in flight) | ${rec(report.recovery.zookeeper, (r) => r.populateOpsPerSec, cps)} | ${rec(report.recovery.corral, (r) => r.populateOpsPerSec, cps)} |`);
     out.push(`| RSS with ${label} (VmRSS 1 s after the populate) | ${rec(report.recovery.zookeeper, (r) => r.rssLoadedBytes, mb)} | ${rec(report.recovery.corral, (r) => r.rssLoadedBytes, mb)} |`);
     const settled = (samples: RecoverySample[] | undefined) => (samples?.every((r) => r.rssSettledBytes !== undefined) ? rec(samples, (r) => r.rssSettledBytes!, mb) : 'n/a');
-    out.push(`| RSS with ${label}, ${SETTLE_MS / 1000} s after the populate (idle) | ${settled(report.recovery.zookeeper)} | ${settled(report.recovery.corral)} |`);
+    out.push(`| RSS with ${label}, ${o.settleS ?? 30} s after the populate (idle) | ${settled(report.recovery.zookeeper)} | ${settled(report.recovery.corral)} |`);
     out.push(`| recovery after SIGKILL with ${label} (spawn → srvr reports a Mode) | ${rec(report.recovery.zookeeper, (r) => r.recoveryMs, ms)} | ${rec(report.recovery.corral, (r) => r.recoveryMs, ms)} |`);
     out.push(`| RSS right after recovery | ${rec(report.recovery.zookeeper, (r) => r.rssRecoveredBytes, mb)} | ${rec(report.recovery.corral, (r) => r.rssRecoveredBytes, mb)} |`);
   }

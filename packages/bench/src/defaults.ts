@@ -11,6 +11,7 @@ export const DEFAULT_COMPARE: Omit<CompareOptions, 'workloads'> = {
   serverWarmupS: 3,
   znodes: 1_000_000,
   recoveryTrials: 1,
+  settleS: 30,
   expiryRounds: 3,
   expirySessions: 3,
   expirySessionTimeoutMs: 4000,
@@ -23,5 +24,6 @@ export const QUICK_COMPARE: Partial<CompareOptions> = {
   durationS: 3,
   serverWarmupS: 1.5,
   znodes: 100_000,
+  settleS: 10,
   expiryRounds: 1,
 };

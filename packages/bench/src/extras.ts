@@ -72,16 +72,13 @@ export async function measureSessionExpiry(connect: string, sessionTimeoutMs = 4
   }
 }
 
-/** Idle time before the settled RSS: V8 shrinks its heap only once allocation has stopped for a while. */
-export const SETTLE_MS = 30_000;
-
 export interface RecoverySample {
   znodes: number;
   payloadBytes: number;
   populateOpsPerSec: number;
   /** VmRSS 1 s after the populate: garbage of the load and any snapshot still in progress included. */
   rssLoadedBytes: number;
-  /** VmRSS after SETTLE_MS with no load: what holding the znodes costs (absent from results before 2026-11-30 08:30). */
+  /** VmRSS after `settleMs` with no load: what holding the znodes costs (absent from results before 2026-11-30 08:30). */
   rssSettledBytes?: number;
   /** Spawn after SIGKILL → first `srvr` answer with a Mode. */
   recoveryMs: number;
@@ -96,7 +93,7 @@ export interface RecoverySample {
  * Recovery: a fresh server gets `znodes` znodes of `payloadBytes` (1000 per parent), is SIGKILLed and
  * restarted on the same data; we time the restart until `srvr` reports a Mode and read VmRSS.
  */
-export async function measureRecovery(cluster: BenchCluster, znodes: number, payloadBytes = 100, log: (s: string) => void = () => {}): Promise<RecoverySample> {
+export async function measureRecovery(cluster: BenchCluster, znodes: number, payloadBytes = 100, settleMs = 30_000, log: (s: string) => void = () => {}): Promise<RecoverySample> {
   await cluster.startFresh();
   const root = '/corral-bench-recovery';
   const perParent = 1000;
@@ -132,7 +129,7 @@ export async function measureRecovery(cluster: BenchCluster, znodes: number, pay
   }
   await sleep(1000);
   const rssLoadedBytes = processRssBytes(cluster.servers[0]!.pid) ?? Number.NaN;
-  await sleep(SETTLE_MS - 1000);
+  await sleep(Math.max(0, settleMs - 1000));
   const rssSettledBytes = processRssBytes(cluster.servers[0]!.pid) ?? Number.NaN;
   await cluster.killNode(0);
   const spawnedAt = performance.now();

@@ -17,7 +17,7 @@ import { SnapshotError, SnapshotFileWriter, SnapshotReader, decodeEntry, entryPa
 type Fields = Partial<Pick<ZNode, 'data' | 'acl' | 'mzxid' | 'pzxid' | 'mtime' | 'version' | 'cversion' | 'aversion'>>;
 
 /** Where a created node's path, data and ACL still lie in the log (see LoggedCreate): node.data and node.acl are not filled in. */
-export interface LoggedHead {
+interface LoggedHead {
   segment: Uint8Array;
   start: number;
   end: number;

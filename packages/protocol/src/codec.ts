@@ -121,14 +121,35 @@ const FIELD_NAME = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
  * with `value[key]` makes every record access megamorphic and every decoded object a dictionary
  * built key by key, and records are on every request's path. A decoded record is one object literal,
  * so all values of a record type share one shape. Field names are our own declarations, checked.
+ * Where code generation is disallowed (node --disallow-code-generation-from-strings) the loop is used.
  */
 function compileRecord(name: string, entries: [string, Codec<any>][]): Pick<Codec<any>, 'read' | 'write'> {
   for (const [key] of entries) if (!FIELD_NAME.test(key)) throw new Error(`record ${name}: field name ${JSON.stringify(key)} is not an identifier`);
   const fields = entries.map(([, codec]) => codec);
   const read = entries.map(([key], i) => `${key}: f[${i}].read(r)`).join(', ');
   const write = entries.map(([key], i) => `f[${i}].write(w, v.${key});`).join(' ');
-  const make = new Function('f', `return { read(r) { return { ${read} }; }, write(w, v) { ${write} } };`);
-  return make(fields) as Pick<Codec<any>, 'read' | 'write'>;
+  let make: (f: Codec<any>[]) => Pick<Codec<any>, 'read' | 'write'>;
+  try {
+    make = new Function('f', `return { read(r) { return { ${read} }; }, write(w, v) { ${write} } };`) as typeof make;
+  } catch (error) {
+    if (!(error instanceof EvalError)) throw error;
+    return interpretedRecord(entries);
+  }
+  return make(fields);
+}
+
+/** The same read and write as a loop over the fields. */
+function interpretedRecord(entries: [string, Codec<any>][]): Pick<Codec<any>, 'read' | 'write'> {
+  return {
+    read(r) {
+      const value: Record<string, unknown> = {};
+      for (const [key, field] of entries) value[key] = field.read(r);
+      return value;
+    },
+    write(w, value) {
+      for (const [key, field] of entries) field.write(w, (value as Record<string, unknown>)[key]);
+    },
+  };
 }
 
 /** A jute record: its fields in declaration order, no tags, no length, no padding. */

@@ -2,6 +2,7 @@
  * Durability of a real `corral server` process: SIGKILL under a concurrent write load, clean restarts,
  * torn and corrupt txn logs, snapshots with purging, and the `corral log|snapshot dump` tools.
  */
+import { watch, type FSWatcher } from 'node:fs';
 import { open, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import pino from 'pino';
@@ -187,6 +188,29 @@ interface Tracked {
   pair?: string;
 }
 
+/**
+ * Resolves as soon as a snapshot merge has created its temp file in `dataDir` (inotify), or after
+ * `ms`: merges are short, and a kill at a random moment lands in one only now and then.
+ */
+function mergeUnderWayOrAfter(dataDir: string, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    let watcher: FSWatcher | undefined;
+    const done = (): void => {
+      clearTimeout(timer);
+      watcher?.close();
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    try {
+      watcher = watch(path.join(dataDir, 'version-2'), (_event, name) => {
+        if (name?.endsWith('.tmp')) done();
+      });
+    } catch {
+      // No version-2 directory yet: the timeout decides.
+    }
+  });
+}
+
 describe('crash safety: SIGKILL under a concurrent write load', () => {
   it('keeps every acknowledged write, multis all-or-nothing, and live sessions with their ephemerals', async () => {
     const seed = Number(process.env.CRASH_SEED ?? Date.now() % 1_000_000);
@@ -276,6 +300,9 @@ describe('crash safety: SIGKILL under a concurrent write load', () => {
       const failures: unknown[] = [];
       const lanes = clients.flatMap((client, c) => [0, 1, 2, 3].map((l) => lane(client, `${c}.${l}`).catch((e: unknown) => void failures.push(e))));
       await new Promise((resolve) => setTimeout(resolve, 100 + Math.floor(random() * 500)));
+      // Every other round the kill waits for a merge to be under way (snapCount=200: one starts every
+      // few hundred writes), so kills in the middle of a merge do not depend on luck.
+      if (round % 2 === 1) await mergeUnderWayOrAfter(server.dataDir, 1000);
       killed = true;
       await server.kill();
       await Promise.all(lanes);
@@ -352,6 +379,7 @@ describe('crash safety: SIGKILL under a concurrent write load', () => {
         `${killedMidMerge} kills in the middle of a snapshot merge, ${restartsFromSnapshot} restarts from a snapshot, ${seconds}s`,
     );
     expect(restartsFromSnapshot).toBeGreaterThan(rounds / 2);
+    expect(killedMidMerge).toBeGreaterThan(0);
     expect(acknowledged).toBeGreaterThan(rounds * 20);
     await server.stop();
     // Snapshots (and purges) happened between the kills, so recoveries started from them too.

@@ -6,6 +6,7 @@
 import { performance } from 'node:perf_hooks';
 import { zookeeperAvailable } from '@corral/testing';
 import { measureFailover, measureRecovery, measureSessionExpiry, type ExpirySample, type FailoverSample, type RecoverySample } from './extras.js';
+import { DEFAULT_COMPARE } from './defaults.js';
 import { describeMachine, formatMachine, type MachineInfo } from './machine.js';
 import { runBench, type RunResult } from './run.js';
 import { BenchCluster, SERVER_LABEL, ZOOKEEPER_HEAP, type ServerKind } from './servers.js';
@@ -337,7 +338,7 @@ export function renderMarkdown(report: CompareReport): string {
     out.push(`| populate ${label} (4 clients × 256 in flight) | ${rec(report.recovery.zookeeper, (r) => r.populateOpsPerSec, cps)} | ${rec(report.recovery.corral, (r) => r.populateOpsPerSec, cps)} |`);
     out.push(`| RSS with ${label} (VmRSS 1 s after the populate) | ${rec(report.recovery.zookeeper, (r) => r.rssLoadedBytes, mb)} | ${rec(report.recovery.corral, (r) => r.rssLoadedBytes, mb)} |`);
     const settled = (samples: RecoverySample[] | undefined) => (samples?.every((r) => r.rssSettledBytes !== undefined) ? rec(samples, (r) => r.rssSettledBytes!, mb) : 'n/a');
-    out.push(`| RSS with ${label}, ${o.settleS ?? 30} s after the populate (idle) | ${settled(report.recovery.zookeeper)} | ${settled(report.recovery.corral)} |`);
+    out.push(`| RSS with ${label}, ${o.settleS ?? DEFAULT_COMPARE.settleS} s after the populate (idle) | ${settled(report.recovery.zookeeper)} | ${settled(report.recovery.corral)} |`);
     out.push(`| recovery after SIGKILL with ${label} (spawn → srvr reports a Mode) | ${rec(report.recovery.zookeeper, (r) => r.recoveryMs, ms)} | ${rec(report.recovery.corral, (r) => r.recoveryMs, ms)} |`);
     out.push(`| RSS right after recovery | ${rec(report.recovery.zookeeper, (r) => r.rssRecoveredBytes, mb)} | ${rec(report.recovery.corral, (r) => r.rssRecoveredBytes, mb)} |`);
   }

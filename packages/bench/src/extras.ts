@@ -93,7 +93,7 @@ export interface RecoverySample {
  * Recovery: a fresh server gets `znodes` znodes of `payloadBytes` (1000 per parent), is SIGKILLed and
  * restarted on the same data; we time the restart until `srvr` reports a Mode and read VmRSS.
  */
-export async function measureRecovery(cluster: BenchCluster, znodes: number, payloadBytes = 100, settleMs = 30_000, log: (s: string) => void = () => {}): Promise<RecoverySample> {
+export async function measureRecovery(cluster: BenchCluster, znodes: number, payloadBytes: number, settleMs: number, log: (s: string) => void = () => {}): Promise<RecoverySample> {
   await cluster.startFresh();
   const root = '/corral-bench-recovery';
   const perParent = 1000;

@@ -128,7 +128,7 @@ export class JuteWriter {
 export class JuteReader {
   readonly #bytes: Uint8Array;
   readonly #view: DataView;
-  readonly #end: number;
+  #end: number;
   readonly #maxFieldLength: number;
   readonly #copyBytes: (bytes: Uint8Array) => Uint8Array;
   #pos: number;
@@ -150,6 +150,13 @@ export class JuteReader {
 
   get position(): number {
     return this.#pos;
+  }
+
+  /** Reads bytes [start, end) of the same buffer next: one reader (and its views) serves every record of a file. */
+  reposition(start: number, end: number): void {
+    if (start < 0 || end > this.#bytes.length || start > end) throw new RangeError(`cannot read bytes [${start}, ${end}) of ${this.#bytes.length}`);
+    this.#pos = start;
+    this.#end = end;
   }
 
   get remaining(): number {
@@ -225,6 +232,12 @@ export class JuteReader {
       throw new DecodeError(`vector of ${count} elements cannot fit in the ${this.remaining} bytes left`);
     }
     return count;
+  }
+
+  /** Moves past a buffer or string (int length, -1 for null, then the bytes) without decoding it. */
+  skipSized(): void {
+    const length = this.#length('buffer');
+    if (length > 0) this.#take(length, 'buffer');
   }
 
   /** Moves past `count` bytes already known to hold a value (e.g. one equal to bytes decoded before). */

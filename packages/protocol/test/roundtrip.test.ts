@@ -5,6 +5,7 @@ import {
   CreateRequest,
   GetChildrenResponse,
   GetDataResponse,
+  DecodeError,
   JuteReader,
   JuteWriter,
   OpCode,
@@ -311,5 +312,27 @@ describe('multi', () => {
     expect(ACL.decode(ACL.encode(acl[1]!))).toStrictEqual(acl[1]);
     const ops: MultiOp[] = [{ type: OpCode.create2, request: { path: '/n', data: null, acl, flags: 3 } }];
     expect(readMultiRequest(new JuteReader(requestBytes(ops))).ops).toStrictEqual(ops);
+  });
+});
+
+describe('JuteReader positioning', () => {
+  it('reposition reads another range of the same bytes, bounds-checked; skipSized moves past a buffer or a null', () => {
+    const w = new JuteWriter();
+    w.int(7);
+    w.buffer(new Uint8Array([1, 2, 3]));
+    w.buffer(null);
+    w.int(9);
+    const bytes = w.toBytes();
+    const r = new JuteReader(bytes);
+    r.reposition(4, bytes.length);
+    r.skipSized();
+    r.skipSized();
+    expect([r.int(), r.remaining]).toEqual([9, 0]);
+    r.reposition(0, 4);
+    expect(r.int()).toBe(7);
+    expect(() => r.int()).toThrow(DecodeError); // the range ends at 4
+    expect(() => r.reposition(0, bytes.length + 1)).toThrow(RangeError);
+    r.reposition(4, 8); // a buffer length with its bytes cut off
+    expect(() => r.skipSized()).toThrow(DecodeError);
   });
 });

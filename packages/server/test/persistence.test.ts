@@ -15,7 +15,7 @@ import { LOG_HEADER_BYTES, scanSegment } from '../src/persistence/logFormat.js';
 import { purgeOldFiles } from '../src/persistence/purge.js';
 import { RecoveryError, recover } from '../src/persistence/recovery.js';
 import { SnapshotError, readSnapshot, visitSnapshot, writeSnapshot } from '../src/persistence/snapshot.js';
-import { decodeTxn, encodeTxn } from '../src/persistence/txnCodec.js';
+import { decodeTxn, encodeTxn, txnReader } from '../src/persistence/txnCodec.js';
 import { decodeForMerge } from '../src/persistence/loggedTxn.js';
 import { ACL as AclRecord, DecodeError, JuteReader, vector } from '@corral/protocol';
 import { TxnLog } from '../src/persistence/txnLog.js';
@@ -85,18 +85,19 @@ describe('txn codec', () => {
     expect(() => decodeTxn(bad)).toThrow(/unknown txn type 99/);
   });
 
-  const atOffset = (bytes: Uint8Array, pad: number) => {
-    // The record inside a larger segment buffer, as the log reader hands it over.
+  /** The merge decoder on `bytes` placed inside a larger segment buffer, bytes [pad, pad + cut) of it, as the log reader hands a record over. */
+  const decodeInSegment = (bytes: Uint8Array, pad: number, cut = bytes.length) => {
     const segment = Buffer.alloc(bytes.length + 2 * pad, 0xee);
     segment.set(bytes, pad);
-    return { segment, view: new DataView(segment.buffer, segment.byteOffset, segment.byteLength), start: pad, end: pad + bytes.length };
+    const reader = txnReader(segment);
+    reader.reposition(pad, pad + cut);
+    return decodeForMerge(reader, segment);
   };
 
   it('the merge decoder reads a create in place (path, data and ACL bytes as the snapshot entry has them), a setData lightly and any other txn whole', () => {
     fc.assert(
       fc.property(txn, fc.nat(40), (t, pad) => {
-        const { segment, view, start, end } = atOffset(encodeTxn(t), pad);
-        const logged = decodeForMerge(segment, view, start, end);
+        const logged = decodeInSegment(encodeTxn(t), pad);
         expect(logged.zxid).toBe(t.zxid);
         if (t.body.type === 'setData') {
           const data = t.body.data === null ? null : Buffer.from(t.body.data).toString('latin1');
@@ -131,11 +132,9 @@ describe('txn codec', () => {
       const bytes = encodeTxn({ zxid: 7n, sessionId: 1n, cxid: 1, timeMs: 1, body });
       for (let cut = 0; cut < bytes.length; cut++) {
         // The bytes after the cut are still in the buffer (the next record): the decoder must stop at `end`.
-        const { segment, view, start } = atOffset(bytes, 8);
-        expect(() => decodeForMerge(segment, view, start, start + cut), `${body.type} cut at ${cut}`).toThrow(DecodeError);
+        expect(() => decodeInSegment(bytes, 8, cut), `${body.type} cut at ${cut}`).toThrow(DecodeError);
       }
-      const { segment, view, start, end } = atOffset(new Uint8Array([...bytes, 0]), 0);
-      expect(() => decodeForMerge(segment, view, start, end)).toThrow(/bytes where \d+ were expected/);
+      expect(() => decodeInSegment(new Uint8Array([...bytes, 0]), 0)).toThrow(/1 trailing bytes after a (create|setData) txn/);
     }
   });
 });

@@ -82,6 +82,20 @@ export function newNode(data: string | null, acl: ACL[], zxid: bigint, timeMs: b
   };
 }
 
+/** Txn times as BigInts, one shared by all the txns of a millisecond (a BigInt is 24 bytes a node). */
+export class SharedTimes {
+  #ms = 0;
+  #time = 0n;
+
+  of(ms: number): bigint {
+    if (ms !== this.#ms) {
+      this.#ms = ms;
+      this.#time = BigInt(ms);
+    }
+    return this.#time;
+  }
+}
+
 /** The in-memory znode tree. Changes only through apply(txn), in zxid order. */
 export class DataTree {
   readonly #nodes = new Map<string, ZNode>();
@@ -91,8 +105,7 @@ export class DataTree {
   #ttls = new Set<string>();
   #lastZxid = 0n;
   #dataBytes = 0;
-  #lastTimeMs = 0;
-  #lastTime = 0n;
+  readonly #times = new SharedTimes();
 
   constructor() {
     const empty = '';
@@ -295,7 +308,7 @@ export class DataTree {
         node.data = byteStringOf(body.data);
         node.version = body.version;
         node.mzxid = txn.zxid;
-        node.mtime = this.#timeOf(txn);
+        node.mtime = this.#times.of(txn.timeMs);
         events.push({ type: EventType.NodeDataChanged, path: body.path, acl: node.acl });
         return { type: 'setData', stat: this.statOf(node) };
       }
@@ -316,14 +329,6 @@ export class DataTree {
     }
   }
 
-  /** The txn's time as a BigInt, shared by the txns of one millisecond (a BigInt is 24 bytes a node). */
-  #timeOf(txn: Txn): bigint {
-    if (txn.timeMs !== this.#lastTimeMs) {
-      this.#lastTimeMs = txn.timeMs;
-      this.#lastTime = BigInt(txn.timeMs);
-    }
-    return this.#lastTime;
-  }
 
   #mustGet(path: string): ZNode {
     const node = this.#nodes.get(path);
@@ -341,7 +346,7 @@ export class DataTree {
       return { type: 'create', path: body.path, stat: this.statOf(existing), op: body.op };
     }
     if (existing) throw new TreeInvariantError(`create of existing node ${body.path}`);
-    const node = newNode(byteStringOf(body.data), this.#acls.intern(body.acl), txn.zxid, this.#timeOf(txn), body.ephemeralOwner);
+    const node = newNode(byteStringOf(body.data), this.#acls.intern(body.acl), txn.zxid, this.#times.of(txn.timeMs), body.ephemeralOwner);
     this.#nodes.set(body.path, node);
     addChild(parent, body.path.slice(parentPath === '/' ? 1 : parentPath.length + 1));
     parent.cversion = body.parentCVersion;

@@ -1,7 +1,7 @@
 import { crc32 } from 'node:zlib';
-import { DecodeError, JuteWriter } from '@corral/protocol';
+import { DecodeError, JuteWriter, type JuteReader } from '@corral/protocol';
 import type { Txn } from '../core/txn.js';
-import { decodeTxn, writeTxn } from './txnCodec.js';
+import { readTxn, txnReader, writeTxn } from './txnCodec.js';
 
 /**
  * Txn log segment layout:
@@ -38,12 +38,11 @@ export function writeLogRecord(w: JuteWriter, txn: Txn): void {
 }
 
 /**
- * Decodes the payload of one checked record, bytes [start, end) of the segment (`view` is over it). A DecodeError marks
- * the record as damaged. `decodeTxn` by default; the snapshot merge reads less (see loggedTxn.ts).
+ * Decodes the payload of one checked record: `r` reads `segment`, positioned on exactly that
+ * payload. A DecodeError marks the record as damaged. `readTxn` by default; the snapshot merge reads
+ * less (see loggedTxn.ts).
  */
-export type RecordDecoder<T> = (segment: Uint8Array, view: DataView, start: number, end: number) => T;
-
-export const decodeWholeTxn: RecordDecoder<Txn> = (segment, _view, start, end) => decodeTxn(segment.subarray(start, end));
+export type RecordDecoder<T> = (r: JuteReader, segment: Uint8Array) => T;
 
 export interface SegmentScan<T = Txn> {
   txns: T[];
@@ -55,7 +54,7 @@ export interface SegmentScan<T = Txn> {
 
 type RecordCheck<T> = { ok: true; txn: T; end: number } | { ok: false; reason: string };
 
-function checkRecord<T>(bytes: Uint8Array, view: DataView, pos: number, decode: RecordDecoder<T>): RecordCheck<T> {
+function checkRecord<T>(bytes: Uint8Array, view: DataView, reader: JuteReader, pos: number, decode: RecordDecoder<T>): RecordCheck<T> {
   if (pos + RECORD_OVERHEAD > bytes.length) return { ok: false, reason: 'record header runs past the end of the file' };
   const length = view.getInt32(pos);
   if (length <= 0 || pos + RECORD_OVERHEAD + length > bytes.length) return { ok: false, reason: `record length ${length} does not fit the file` };
@@ -64,7 +63,8 @@ function checkRecord<T>(bytes: Uint8Array, view: DataView, pos: number, decode: 
   if (expected !== actual) return { ok: false, reason: 'checksum mismatch' };
   if (bytes[pos + 8 + length] !== RECORD_END) return { ok: false, reason: 'missing end-of-record marker' };
   try {
-    return { ok: true, txn: decode(bytes, view, pos + 8, pos + 8 + length), end: pos + RECORD_OVERHEAD + length };
+    reader.reposition(pos + 8, pos + 8 + length);
+    return { ok: true, txn: decode(reader, bytes), end: pos + RECORD_OVERHEAD + length };
   } catch (error) {
     if (error instanceof DecodeError) return { ok: false, reason: `undecodable txn: ${error.message}` };
     throw error;
@@ -83,10 +83,10 @@ function allZero(bytes: Uint8Array, from: number): boolean {
 }
 
 /** Whether any complete, valid record starts after `from`: then the damage is not a torn tail. */
-function validRecordAfter<T>(bytes: Uint8Array, view: DataView, from: number, decode: RecordDecoder<T>): boolean {
+function validRecordAfter<T>(bytes: Uint8Array, view: DataView, reader: JuteReader, from: number, decode: RecordDecoder<T>): boolean {
   for (let pos = from; pos + RECORD_OVERHEAD <= bytes.length; pos++) {
     if (bytes[pos] === 0 && bytes[pos + 1] === 0 && bytes[pos + 2] === 0 && bytes[pos + 3] === 0) continue;
-    if (checkRecord(bytes, view, pos, decode).ok) return true;
+    if (checkRecord(bytes, view, reader, pos, decode).ok) return true;
   }
   return false;
 }
@@ -94,8 +94,9 @@ function validRecordAfter<T>(bytes: Uint8Array, view: DataView, from: number, de
 /** Reads every record of one segment and classifies any damage. Pure: the caller reads the file. */
 export function scanSegment(bytes: Uint8Array, onTxn?: (txn: Txn) => void): SegmentScan;
 export function scanSegment<T>(bytes: Uint8Array, onTxn: ((txn: T) => void) | undefined, decode: RecordDecoder<T>): SegmentScan<T>;
-export function scanSegment<T>(bytes: Uint8Array, onTxn?: (txn: T) => void, decode: RecordDecoder<T> = decodeWholeTxn as RecordDecoder<T>): SegmentScan<T> {
+export function scanSegment<T>(bytes: Uint8Array, onTxn?: (txn: T) => void, decode: RecordDecoder<T> = readTxn as unknown as RecordDecoder<T>): SegmentScan<T> {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const reader = txnReader(bytes);
   // With onTxn each txn is handed over as it is read and not kept: recovery need not hold a whole segment's txns.
   const txns: T[] = [];
   if (bytes.length < LOG_HEADER_BYTES || view.getInt32(0) !== LOG_MAGIC) {
@@ -108,9 +109,9 @@ export function scanSegment<T>(bytes: Uint8Array, onTxn?: (txn: T) => void, deco
     if (pos + 4 > bytes.length || view.getInt32(pos) === 0) {
       if (allZero(bytes, pos)) return { txns, validEnd: pos };
     }
-    const check = checkRecord(bytes, view, pos, decode);
+    const check = checkRecord(bytes, view, reader, pos, decode);
     if (!check.ok) {
-      const kind = validRecordAfter(bytes, view, pos + 1, decode) ? 'corrupt' : 'torn';
+      const kind = validRecordAfter(bytes, view, reader, pos + 1, decode) ? 'corrupt' : 'torn';
       return { txns, validEnd: pos, damage: { offset: pos, kind, reason: check.reason } };
     }
     if (onTxn) onTxn(check.txn);

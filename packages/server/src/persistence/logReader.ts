@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import type { Txn } from '../core/txn.js';
 import { listByZxid, versionDir, zxidHex } from './files.js';
-import { decodeWholeTxn, scanSegment, type RecordDecoder } from './logFormat.js';
+import { scanSegment, type RecordDecoder } from './logFormat.js';
+import { readTxn } from './txnCodec.js';
 
 /** The data on disk cannot be trusted to hold every acknowledged txn: the server must not start. */
 export class RecoveryError extends Error {
@@ -39,7 +40,7 @@ export async function readLoggedTxns<T extends { zxid: bigint }>(
   after: bigint,
   onTxn: (txn: T) => void,
   until?: bigint,
-  decode: RecordDecoder<T> = decodeWholeTxn as unknown as RecordDecoder<T>,
+  decode: RecordDecoder<T> = readTxn as unknown as RecordDecoder<T>,
 ): Promise<{ last: bigint; tornTail?: TornTail; segments: number }> {
   const segments = await listByZxid(versionDir(dataLogDir), 'log');
   // The segment holding after + 1 is the newest one that starts at or before it.

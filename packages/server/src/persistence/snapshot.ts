@@ -32,10 +32,8 @@ const READ_BYTES = 1024 * 1024;
 /** No entry is larger: data is at most jute.maxbuffer (1 MiB by default), far below this. */
 const MAX_ENTRY_BYTES = 64 * 1024 * 1024;
 
-const SnapshotNode = record('SnapshotNode', {
-  path: string,
-  data: byteString,
-  acl: vector(ACL),
+/** An entry's fields after path, data and ACL. */
+const STAT_FIELDS = {
   czxid: long,
   mzxid: long,
   pzxid: long,
@@ -45,7 +43,9 @@ const SnapshotNode = record('SnapshotNode', {
   cversion: int,
   aversion: int,
   ephemeralOwner: long,
-});
+};
+const SnapshotNode = record('SnapshotNode', { path: string, data: byteString, acl: vector(ACL), ...STAT_FIELDS });
+const SnapshotNodeStat = record('SnapshotNodeStat', STAT_FIELDS);
 
 export class SnapshotError extends Error {
   constructor(readonly file: string, message: string) {
@@ -158,15 +158,7 @@ export class SnapshotFileWriter {
     const at = w.length;
     w.int(0);
     w.raw(source.subarray(start, end));
-    w.long(node.czxid);
-    w.long(node.mzxid);
-    w.long(node.pzxid);
-    w.long(node.ctime);
-    w.long(node.mtime);
-    w.int(node.version);
-    w.int(node.cversion);
-    w.int(node.aversion);
-    w.long(node.ephemeralOwner);
+    SnapshotNodeStat.write(w, node);
     w.patchInt(at, w.length - at - 4);
     this.#nodes++;
     this.#emit(false);

@@ -1,5 +1,5 @@
 import { ACL, JuteReader, byteStringOf, vector } from '@corral/protocol';
-import { DataTree, TreeInvariantError, newNode, type ZNode } from '../core/tree.js';
+import { DataTree, SharedTimes, TreeInvariantError, newNode, type ZNode } from '../core/tree.js';
 import { parentOf } from '../core/path.js';
 import { ownerKind, type Txn, type TxnBody } from '../core/txn.js';
 import { listByZxid, versionDir, zxidHex } from './files.js';
@@ -61,12 +61,12 @@ export class TreeDelta {
       case 'create':
         return this.#createLogged(logged);
       case 'setData':
-        return this.#update(logged.path, { data: logged.data, version: logged.version, mzxid: logged.zxid, mtime: this.#time(logged.timeMs) });
+        return this.#update(logged.path, { data: logged.data, version: logged.version, mzxid: logged.zxid, mtime: this.#times.of(logged.timeMs) });
     }
   }
 
   #createLogged(create: LoggedCreate): void {
-    const node = newNode(null, [], create.zxid, this.#time(create.timeMs), create.ephemeralOwner);
+    const node = newNode(null, [], create.zxid, this.#times.of(create.timeMs), create.ephemeralOwner);
     this.#addNode(create.path, node, create.zxid, create.parentCVersion, { segment: create.segment, start: create.headStart, end: create.headEnd });
   }
 
@@ -77,17 +77,7 @@ export class TreeDelta {
     this.#update(parentOf(path), { cversion: parentCVersion, pzxid: zxid });
   }
 
-  #lastTimeMs = -1;
-  #lastTime = 0n;
-
-  /** Txns of one millisecond share one BigInt time, as in the tree. */
-  #time(timeMs: number): bigint {
-    if (timeMs !== this.#lastTimeMs) {
-      this.#lastTimeMs = timeMs;
-      this.#lastTime = BigInt(timeMs);
-    }
-    return this.#lastTime;
-  }
+  readonly #times = new SharedTimes();
 
   #apply(txn: Txn, body: TxnBody): void {
     switch (body.type) {
@@ -101,13 +91,13 @@ export class TreeDelta {
         return;
       }
       case 'create':
-        this.#addNode(body.path, newNode(byteStringOf(body.data), body.acl, txn.zxid, this.#time(txn.timeMs), body.ephemeralOwner), txn.zxid, body.parentCVersion);
+        this.#addNode(body.path, newNode(byteStringOf(body.data), body.acl, txn.zxid, this.#times.of(txn.timeMs), body.ephemeralOwner), txn.zxid, body.parentCVersion);
         return;
       case 'delete':
         this.#delete(body.path, txn.zxid);
         return;
       case 'setData':
-        this.#update(body.path, { data: byteStringOf(body.data), version: body.version, mzxid: txn.zxid, mtime: this.#time(txn.timeMs) });
+        this.#update(body.path, { data: byteStringOf(body.data), version: body.version, mzxid: txn.zxid, mtime: this.#times.of(txn.timeMs) });
         return;
       case 'setACL':
         this.#update(body.path, { acl: body.acl, aversion: body.version });

@@ -8,7 +8,7 @@ import { pooledCopy } from '../core/bytes.js';
  */
 const TxnHeader = record('TxnHeader', { sessionId: long, cxid: int, zxid: long, timeMs: long, type: int });
 /** Where TxnHeader's fields lie, for a reader that takes only some of them (loggedTxn.ts). */
-export const TXN_HEADER = { bytes: 32, zxidAt: 12, timeAt: 20, typeAt: 28 } as const;
+export const TXN_HEADER = { bytes: 32, typeAt: 28 } as const;
 
 export const CREATE_OPS = ['create', 'create2', 'createContainer', 'createTTL'] as const;
 
@@ -102,10 +102,19 @@ export function encodeTxn(txn: Txn): Uint8Array {
   return w.toBytes();
 }
 
-export function decodeTxn(bytes: Uint8Array): Txn {
-  const r = new JuteReader(bytes, { copyBytes: pooledCopy });
+/** A reader for txn bytes: decoded data buffers go to the shared pool, not an ArrayBuffer each. */
+export function txnReader(bytes: Uint8Array): JuteReader {
+  return new JuteReader(bytes, { copyBytes: pooledCopy });
+}
+
+/** Reads one txn that must fill the reader's bytes exactly. */
+export function readTxn(r: JuteReader): Txn {
   const header = TxnHeader.read(r);
   const body = readBody(r, typeOf(header.type));
   if (r.remaining !== 0) throw new DecodeError(`${r.remaining} trailing bytes after txn 0x${header.zxid.toString(16)}`);
   return { zxid: header.zxid, sessionId: BigInt.asUintN(64, header.sessionId), cxid: header.cxid, timeMs: Number(header.timeMs), body };
+}
+
+export function decodeTxn(bytes: Uint8Array): Txn {
+  return readTxn(txnReader(bytes));
 }

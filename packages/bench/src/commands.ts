@@ -68,17 +68,20 @@ export function benchCommand(): Command {
     .option('--workers <n>', 'load-generator processes (default: min(2, CPUs, clients))', positiveInt('--workers'))
     .option('--locks <n>', 'lock nodes of the lock workload (contenders share them)', positiveInt('--locks'), 8)
     .option('--rate <ops>', 'open loop: start this many operations per second in all (latency from the scheduled start)', positiveInt('--rate'))
+    .option('--cpus <list>', 'CPU list the load-generator processes are confined to (taskset), e.g. 1')
     .option('--server-pid <pid...>', 'server process(es) whose CPU use to report (Linux /proc)')
     .option('--keep', 'leave the run’s znodes in place (default: delete them)')
     .option('--json', 'print one JSON document instead of text')
     .action(async (o: {
       connect: string; workload: WorkloadName; clients: number; pipeline: number; duration: number; warmup?: number; size: number;
-      workers?: number; locks: number; rate?: number; serverPid?: string[]; keep?: boolean; json?: boolean;
+      workers?: number; locks: number; rate?: number; cpus?: string; serverPid?: string[]; keep?: boolean; json?: boolean;
     }) => {
       const { formatRunResult, runBench } = await import('./run.js');
+      const { checkCpuList } = await import('./cpus.js');
       let result: Awaited<ReturnType<typeof runBench>>;
       try {
         result = await runBench({
+          cpus: checkCpuList('--cpus', o.cpus),
           connect: o.connect,
           workload: o.workload,
           clients: o.clients,
@@ -122,6 +125,8 @@ export function benchCommand(): Command {
     .option('--expiry-rounds <n>', 'rounds that end with a session-expiry check (0 skips it)', nonNegativeInt('--expiry-rounds'), DEFAULT_COMPARE.expiryRounds)
     .option('--expiry-sessions <n>', 'client processes killed per session-expiry check', positiveInt('--expiry-sessions'), DEFAULT_COMPARE.expirySessions)
     .option('--failover-trials <n>', 'leader kills with --servers 3 (0 skips it)', nonNegativeInt('--failover-trials'), DEFAULT_COMPARE.failoverTrials)
+    .option('--server-cpus <list>', 'CPU list both systems\' servers are confined to (taskset), e.g. 0; use with --client-cpus')
+    .option('--client-cpus <list>', 'CPU list the load-generator processes are confined to, e.g. 1')
     .option('--corral-node-args <args>', 'extra node flags for the Corral server, space-separated (e.g. "--cpu-prof")')
     .option('--quick', `the short comparison of \`npm run bench\` (${QUICK_COMPARE.rounds} rounds of ${QUICK_COMPARE.durationS} s runs, ${QUICK_COMPARE.serverWarmupS} s server warm-up, ${QUICK_COMPARE.znodes?.toLocaleString('en-US')} znodes read ${QUICK_COMPARE.settleS} s after their populate, expiry in round 1); explicit options still win`)
     .option('--save', 'write packages/bench/results/<date>.json and .md and update packages/bench/README.md')
@@ -149,16 +154,26 @@ export function benchCommand(): Command {
         expirySessionTimeoutMs: DEFAULT_COMPARE.expirySessionTimeoutMs,
         failoverTrials: o.failoverTrials as number,
         corralNodeArgs: typeof o.corralNodeArgs === 'string' ? o.corralNodeArgs.split(/\s+/).filter(Boolean) : undefined,
+        serverCpus: o.serverCpus as string | undefined,
+        clientCpus: o.clientCpus as string | undefined,
         command: process.env.CORRAL_BENCH_COMMAND ?? commandLine(),
         log: progress,
       };
       const { compare, renderMarkdown, ZooKeeperUnavailableError } = await import('./compare.js');
       const { saveResults } = await import('./results.js');
+      const { checkCpuList, CpuListError } = await import('./cpus.js');
       try {
+        options.serverCpus = checkCpuList('--server-cpus', options.serverCpus);
+        options.clientCpus = checkCpuList('--client-cpus', options.clientCpus);
         const report = await compare(options);
         process.stdout.write(o.json ? `${JSON.stringify(report, null, 2)}\n` : `${renderMarkdown(report)}\n`);
         if (o.save) for (const path of await saveResults(report)) progress(`wrote ${path}`);
       } catch (error) {
+        if (error instanceof CpuListError) {
+          process.stderr.write(`corral bench compare: ${error.message}\n`);
+          process.exitCode = 2;
+          return;
+        }
         if (error instanceof ZooKeeperUnavailableError) {
           process.stderr.write(`corral bench compare: ${error.message}\n`);
           process.exitCode = 3;

@@ -42,6 +42,12 @@ export interface CompareOptions {
   /** Failover trials (3-server ZooKeeper only); 0 skips it. */
   failoverTrials: number;
   corralNodeArgs?: string[];
+  /**
+   * CPU lists (taskset) for the servers of both systems and for the load generator's processes,
+   * e.g. "0" and "1": each side gets cores of its own. Undefined: everything shares all CPUs.
+   */
+  serverCpus?: string;
+  clientCpus?: string;
   /** The command line, for the report. */
   command?: string;
   log?: (line: string) => void;
@@ -111,7 +117,7 @@ export async function compare(options: CompareOptions): Promise<CompareReport> {
   // Corral has no ensemble yet: with --servers 3 only ZooKeeper runs.
   const kinds: ServerKind[] = options.servers === 1 ? ['zookeeper', 'corral'] : ['zookeeper'];
   const clusters = new Map<ServerKind, BenchCluster>();
-  for (const kind of kinds) clusters.set(kind, await BenchCluster.prepare(kind, options.servers, { corralNodeArgs: options.corralNodeArgs }));
+  for (const kind of kinds) clusters.set(kind, await BenchCluster.prepare(kind, options.servers, { corralNodeArgs: options.corralNodeArgs, cpus: options.serverCpus }));
   log(`zoo.cfg (same settings for both): ${clusters.get('zookeeper')!.nodes[0]!.cfgPath}`);
 
   const runs: RunRecord[] = [];
@@ -146,6 +152,7 @@ export async function compare(options: CompareOptions): Promise<CompareReport> {
                 warmupS: 0,
                 size: options.size,
                 workers: options.workers,
+                cpus: options.clientCpus,
                 cleanup: false,
               });
             }
@@ -164,6 +171,7 @@ export async function compare(options: CompareOptions): Promise<CompareReport> {
               warmupS: options.warmupS,
               size: options.size,
               workers: options.workers,
+              cpus: options.clientCpus,
               rate: options.rate,
               serverPids: cluster.pids,
               cleanup: false,
@@ -181,7 +189,7 @@ export async function compare(options: CompareOptions): Promise<CompareReport> {
         }
         if (round <= options.expiryRounds && options.expirySessions > 0) {
           try {
-            const samples = await measureSessionExpiry(cluster.connectString, options.expirySessionTimeoutMs, options.expirySessions);
+            const samples = await measureSessionExpiry(cluster.connectString, options.expirySessionTimeoutMs, options.expirySessions, options.clientCpus);
             (expiry[kind] ??= []).push(...samples);
             log(`  session expiry: ${samples.map((s) => `${Math.round(s.detectionMs)} ms`).join(', ')} (timeout ${samples[0]?.negotiatedTimeoutMs} ms)`);
           } catch (error) {
@@ -301,6 +309,12 @@ export function renderMarkdown(report: CompareReport): string {
       `Medians over valid runs; a run with more than ${MAX_ERROR_RATE * 100}% errors is invalid.`,
   );
   out.push('');
+  if (o.serverCpus !== undefined || o.clientCpus !== undefined) {
+    out.push(
+      `CPUs (taskset): servers on ${o.serverCpus === undefined ? 'all CPUs' : `CPU ${o.serverCpus}`}, load generator on ${o.clientCpus === undefined ? 'all CPUs' : `CPU ${o.clientCpus}`}, the same for both systems.`,
+    );
+    out.push('');
+  }
   out.push(`Machine: ${formatMachine(report.machine)}. ZooKeeper ${report.zookeeperVersion ?? '(version unknown)'} (Debian package, ${ZOOKEEPER_HEAP}, default GC).`);
   out.push('');
   out.push('| workload | ZooKeeper ops/s | Corral ops/s | Corral/ZK | ZooKeeper p50 / p99 / p99.9 ms | Corral p50 / p99 / p99.9 ms | p99 Corral/ZK | server CPU µs/op ZK / Corral | server threads waiting for a CPU ZK / Corral | client cores ZK / Corral | errors ZK / Corral | target |');

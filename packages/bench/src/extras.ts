@@ -30,9 +30,9 @@ export interface ExpirySample {
  * Session-expiry detection: `sessions` client processes each create an ephemeral znode with the given
  * session timeout; all are SIGKILLed at once; a watcher on another session times the NodeDeleted of each.
  */
-export async function measureSessionExpiry(connect: string, sessionTimeoutMs = 4000, sessions = 3): Promise<ExpirySample[]> {
+export async function measureSessionExpiry(connect: string, sessionTimeoutMs = 4000, sessions = 3, cpus?: string): Promise<ExpirySample[]> {
   const observer = await connected(connect);
-  const holders = Array.from({ length: sessions }, () => forkWorker());
+  const holders = Array.from({ length: sessions }, () => forkWorker(cpus));
   try {
     await createAll(observer, ['/corral-bench']);
     const tag = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;

@@ -13,6 +13,7 @@ import { availableParallelism } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { createClient, NodeExistsError, type ZooKeeperClient } from '@corral/client';
+import { onCpus } from './cpus.js';
 import { Histogram } from './histogram.js';
 import { busyFraction, machineCpu, processCpuUs, threadWaitNs, waitBetweenUs } from './procfs.js';
 import type { ParentMessage, WorkerConfig, WorkerMessage, WorkerResult } from './protocol.js';
@@ -36,6 +37,8 @@ export interface RunOptions {
   /** Lock nodes for the lock workload (default 8). */
   locks?: number;
   sessionTimeoutMs?: number;
+  /** CPU list the worker processes are confined to (taskset); undefined: all CPUs. */
+  cpus?: string;
   /** Server processes whose CPU use is sampled over the measured window (compare passes them). */
   serverPids?: number[];
   /** Delete the run's znodes afterwards (default true). */
@@ -56,6 +59,8 @@ export interface RunResult {
   /** Target ops/s (open loop), or null for closed loop. */
   rate: number | null;
   workers: number;
+  /** CPU list the workers were confined to, or null (all CPUs). */
+  cpus: string | null;
   size: number;
   durationS: number;
   warmupS: number;
@@ -102,9 +107,13 @@ export function defaultWorkers(clients: number): number {
   return Math.max(1, Math.min(2, availableParallelism(), clients));
 }
 
-/** Forks a bench worker; `execArgv: []` keeps the parent's flags (--cpu-prof, inspector) out of it. */
-export function forkWorker(): ChildProcess {
-  return fork(workerPath(), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: [] });
+/**
+ * Forks a bench worker; `execArgv: []` keeps the parent's flags (--cpu-prof, inspector) out of it.
+ * With `cpus` it starts as `taskset -c <cpus> node worker.js` (fork runs execPath with execArgv first).
+ */
+export function forkWorker(cpus?: string): ChildProcess {
+  const [execPath, execArgv] = onCpus(cpus, process.execPath, []);
+  return fork(workerPath(), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execPath, execArgv });
 }
 
 function nextMessage<T extends WorkerMessage['type']>(child: ChildProcess, type: T, timeoutMs: number): Promise<Extract<WorkerMessage, { type: T }>> {
@@ -202,7 +211,7 @@ export async function runBench(options: RunOptions): Promise<RunResult> {
     const slotRate = options.rate ? options.rate / (options.clients * options.pipeline) : undefined;
     for (const clients of assignment) {
       const config: WorkerConfig = { connect: options.connect, workload: options.workload, base, clients, pipeline: options.pipeline, size, locks, sessionTimeoutMs, slotRate };
-      const child = forkWorker();
+      const child = forkWorker(options.cpus);
       children.push(child);
       sendToWorker(child, { type: 'config', config });
     }
@@ -273,6 +282,7 @@ export async function runBench(options: RunOptions): Promise<RunResult> {
       pipeline: options.pipeline,
       rate: options.rate ?? null,
       workers,
+      cpus: options.cpus ?? null,
       size,
       durationS: options.durationS,
       warmupS: round(warmupS),
@@ -330,7 +340,7 @@ const fmt = (n: number, digits = 0): string =>
 /** Human-readable lines for `corral bench run`. */
 export function formatRunResult(r: RunResult): string {
   const lines = [
-    `workload ${r.workload} on ${r.connect}: ${r.clients} clients × pipeline ${r.pipeline}${r.rate ? `, paced at ${fmt(r.rate)} ops/s (open loop)` : ''} over ${r.workers} worker process(es), payload ${r.size} B`,
+    `workload ${r.workload} on ${r.connect}: ${r.clients} clients × pipeline ${r.pipeline}${r.rate ? `, paced at ${fmt(r.rate)} ops/s (open loop)` : ''} over ${r.workers} worker process(es)${r.cpus ? ` on CPU ${r.cpus}` : ''}, payload ${r.size} B`,
     `measured ${fmt(r.measuredS, 1)} s after ${fmt(r.warmupS, 1)} s warm-up (excluded)`,
     `throughput  ${fmt(r.opsPerSec)} ops/s (${fmt(r.requestsPerSec)} requests/s)`,
     `latency ms  p50 ${fmt(r.latencyMs.p50, 2)}  p90 ${fmt(r.latencyMs.p90, 2)}  p99 ${fmt(r.latencyMs.p99, 2)}  p99.9 ${fmt(r.latencyMs.p999, 2)}  max ${fmt(r.latencyMs.max, 2)}`,

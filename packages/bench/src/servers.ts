@@ -8,6 +8,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { onCpus } from './cpus.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   corralCliPath,
@@ -68,6 +69,8 @@ export interface ClusterOptions {
   /** Extra node flags for Corral (e.g. --cpu-prof). */
   corralNodeArgs?: string[];
   startTimeoutMs?: number;
+  /** CPU list every server process is confined to (taskset), e.g. "0"; undefined: all CPUs. */
+  cpus?: string;
 }
 
 /** One standalone server or an ensemble of one kind; nodes[i] is restarted in place. */
@@ -130,7 +133,7 @@ export class BenchCluster {
   /** Spawns node i on its existing data; with `wait` false it returns at once (see waitForMode). */
   async startNode(i: number, wait = true): Promise<ServerProcess> {
     const node = this.nodes[i]!;
-    const [command, args] =
+    const [javaOrNode, args] =
       this.kind === 'zookeeper'
         ? [
             requireZooKeeperJava(),
@@ -147,7 +150,8 @@ export class BenchCluster {
             ],
           ]
         : [process.execPath, [...(this.#options.corralNodeArgs ?? []), corralCliPath(), 'server', node.cfgPath]];
-    const child = spawn(command, args, { cwd: node.dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    const [command, argv] = onCpus(this.#options.cpus, javaOrNode, args);
+    const child = spawn(command, argv, { cwd: node.dir, stdio: ['ignore', 'pipe', 'pipe'] });
     if (child.pid === undefined) throw new Error(`${this.kind}: could not spawn ${command}`);
     const server = new ServerProcess(child, {
       name: `${this.kind}${node.myid ? `.${node.myid}` : ''}`,

@@ -161,6 +161,10 @@ describe('report', () => {
     expect(renderMarkdown(report(60))).toContain('| RSS with 1,000 znodes × 100 B, 30 s after the populate (idle) | 91 MiB | 60 MiB |');
     expect(renderMarkdown(report(60))).toContain('| RSS with 1,000 znodes × 100 B (VmRSS 1 s after the populate) | 90 MiB | 80 MiB |');
     expect(renderMarkdown(report(undefined))).toContain('(idle) | 91 MiB | n/a |');
+    expect(renderMarkdown(report(60))).not.toContain('taskset');
+    const pinned = report(60);
+    pinned.options = { ...pinned.options, serverCpus: '0', clientCpus: '1' };
+    expect(renderMarkdown(pinned)).toContain('CPUs (taskset): servers on CPU 0, load generator on CPU 1, the same for both systems.');
   });
 
   it('replaces only the marked README section', () => {

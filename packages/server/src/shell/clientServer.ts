@@ -258,13 +258,19 @@ export class ClientServer {
     this.#facts.packetsSent++;
     if (client.unsent.length === 0) {
       this.#unflushed.push(client);
-      if (this.#unflushed.length === 1) process.nextTick(this.#flushAll);
+      if (this.#unflushed.length === 1) setImmediate(this.#flushAll);
     }
     client.unsent.push(bytes);
     client.unsentBytes += bytes.length;
   }
 
-  /** Clients with replies queued this turn; flushed once, when the turn's work is done. */
+  /**
+   * Clients with replies queued this turn; flushed once, after every socket that was readable in
+   * this turn of the event loop has been read (setImmediate, not nextTick after each read). Each
+   * reply wakes a client process that competes with this thread for a CPU; writing them after the
+   * reads gave 5% more gets/s at 64 clients on 2 cores (writes unchanged: their replies already
+   * leave together, from the commit).
+   */
   #unflushed: Client[] = [];
 
   readonly #flushAll = (): void => {

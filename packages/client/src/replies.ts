@@ -1,4 +1,4 @@
-import { JuteReader, ReplyHeader, WatcherEvent, Xid } from '@corral/protocol';
+import { JuteReader, ReplyHeader, WatcherEvent, Xid, pooledCopy } from '@corral/protocol';
 import type { Logger } from 'pino';
 import type { Chroot } from './paths.js';
 import type { RequestPipeline } from './pipeline.js';
@@ -20,7 +20,8 @@ export interface ReplyRouting {
  * answer, or the reply to the oldest request in flight. False if the connection had to be dropped.
  */
 export function routeReply(routing: ReplyRouting, frame: Uint8Array): boolean {
-  const r = new JuteReader(frame);
+  // Node's small Buffers share a pool; so do small znode data decoded here (getData, multi reads).
+  const r = new JuteReader(frame, { copyBytes: pooledCopy });
   let header: ReplyHeader;
   try {
     header = ReplyHeader.read(r);

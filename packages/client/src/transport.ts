@@ -1,5 +1,5 @@
 import { connect, type Socket } from 'node:net';
-import { FrameReader, JuteWriter, writeFrame } from '@corral/protocol';
+import { FrameReader, JuteWriter, pooledCopy, writeFrame } from '@corral/protocol';
 
 export interface TransportHandlers {
   onOpen(): void;
@@ -68,7 +68,8 @@ export class Transport {
       this.#writer.reset();
       return;
     }
-    const bytes = this.#writer.toBytes();
+    // A small batch (the usual one request) goes out from a shared slab, not an ArrayBuffer of its own.
+    const bytes = pooledCopy(this.#writer.toBytesView());
     this.#writer.reset();
     this.#socket.write(bytes);
     this.#handlers.onFlush();

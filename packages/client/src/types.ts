@@ -113,6 +113,10 @@ export interface GetChildrenOptions extends WatchOptions {
 }
 
 export interface GetDataResult {
+  /**
+   * The znode's data (a copy: yours to keep or change). Like Node's small Buffers, up to 1 KiB of it
+   * may share an 8 KiB ArrayBuffer with other values: wrap it with its byteOffset and byteLength.
+   */
   data: Uint8Array | null;
   stat: Stat;
   changed?: Promise<WatchedEvent>;

@@ -67,6 +67,18 @@ for (const target of targets) {
       expect(await root.exists(`${chroot}/b`)).not.toBeNull();
     });
 
+    it('data read back is a copy of its own: later replies and changes to another value leave it alone', async () => {
+      // Small values share 8 KiB slabs; sizes around the 1 KiB pooling limit and many replies cross slabs.
+      const sizes = [0, 1, 7, 100, 1023, 1024, 1025, 3000];
+      const values = Array.from({ length: 40 }, (_, i) => new Uint8Array(sizes[i % sizes.length]!).fill(i + 1));
+      await Promise.all(values.map((v, i) => zk.create(`/v${i}`, v)));
+      const read = await Promise.all(values.map((_, i) => zk.getData(`/v${i}`)));
+      const again = await Promise.all(values.map((_, i) => zk.getData(`/v${i}`)));
+      for (const { data } of again) data!.fill(0xee);
+      read.forEach(({ data }, i) => expect(data).toEqual(values[i]));
+      for (const { data } of read) if (data!.length > 0) expect(data!.byteOffset + data!.length).toBeLessThanOrEqual(data!.buffer.byteLength);
+    });
+
     it('null and empty data stay distinct', async () => {
       await zk.create('/null', null);
       await zk.create('/empty', new Uint8Array(0));

@@ -7,3 +7,4 @@ export * from './records.js';
 export * from './handshake.js';
 export * from './multi.js';
 export * from './frame.js';
+export * from './pooledBytes.js';

@@ -29,6 +29,7 @@ import {
   writeConnectResponse,
   writeFrame,
   writeMultiResponse,
+  pooledCopy,
   type MultiResult,
 } from '@corral/protocol';
 import { addIdentity, digestId, hasPermission, type Identity } from './acl.js';
@@ -49,7 +50,6 @@ import { SessionTracker, initialSessionId, passwordMatches, sessionPassword } fr
 import { DataTree, type ApplyResult, type TreeEvent } from './tree.js';
 import { TTL_MASK, makeZxid, type Txn, type TxnBody } from './txn.js';
 import { WatchRegistry, type WatchDelivery } from './watches.js';
-import { pooledCopy } from './bytes.js';
 
 export type ConnId = number;
 

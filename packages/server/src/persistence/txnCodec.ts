@@ -1,6 +1,5 @@
-import { ACL, JuteReader, JuteWriter, DecodeError, buffer, int, long, record, string, vector, type Codec } from '@corral/protocol';
+import { ACL, JuteReader, JuteWriter, DecodeError, buffer, int, long, pooledCopy, record, string, vector, type Codec } from '@corral/protocol';
 import type { Txn, TxnBody } from '../core/txn.js';
-import { pooledCopy } from '../core/bytes.js';
 
 /**
  * Binary form of a txn in the log: a header, then the body by type. Jute encoding, so the same

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { pooledCopy } from '../src/core/bytes.js';
+import { pooledCopy } from '../src/pooledBytes.js';
 
 describe('pooledCopy', () => {
   it('returns equal, independent copies: changing the source or one copy leaves the others alone', () => {

@@ -69,12 +69,13 @@ export function benchCommand(): Command {
     .option('--locks <n>', 'lock nodes of the lock workload (contenders share them)', positiveInt('--locks'), 8)
     .option('--rate <ops>', 'open loop: start this many operations per second in all (latency from the scheduled start)', positiveInt('--rate'))
     .option('--cpus <list>', 'CPU list the load-generator processes are confined to (taskset), e.g. 1')
+    .addOption(new Option('--sched <policy>', 'scheduling policy of the load-generator processes (batch: chrt -b, their wake-ups do not preempt the server)').choices(['normal', 'batch']).default('normal'))
     .option('--server-pid <pid...>', 'server process(es) whose CPU use to report (Linux /proc)')
     .option('--keep', 'leave the run’s znodes in place (default: delete them)')
     .option('--json', 'print one JSON document instead of text')
     .action(async (o: {
       connect: string; workload: WorkloadName; clients: number; pipeline: number; duration: number; warmup?: number; size: number;
-      workers?: number; locks: number; rate?: number; cpus?: string; serverPid?: string[]; keep?: boolean; json?: boolean;
+      workers?: number; locks: number; rate?: number; cpus?: string; sched: string; serverPid?: string[]; keep?: boolean; json?: boolean;
     }) => {
       const { formatRunResult, runBench } = await import('./run.js');
       const { checkCpuList } = await import('./cpus.js');
@@ -82,6 +83,7 @@ export function benchCommand(): Command {
       try {
         result = await runBench({
           cpus: checkCpuList('--cpus', o.cpus),
+          schedBatch: o.sched === 'batch',
           connect: o.connect,
           workload: o.workload,
           clients: o.clients,
@@ -127,6 +129,7 @@ export function benchCommand(): Command {
     .option('--failover-trials <n>', 'leader kills with --servers 3 (0 skips it)', nonNegativeInt('--failover-trials'), DEFAULT_COMPARE.failoverTrials)
     .option('--server-cpus <list>', 'CPU list both systems\' servers are confined to (taskset), e.g. 0; use with --client-cpus')
     .option('--client-cpus <list>', 'CPU list the load-generator processes are confined to, e.g. 1')
+    .addOption(new Option('--client-sched <policy>', 'scheduling policy of the load-generator processes (batch: chrt -b, their wake-ups do not preempt a server thread)').choices(['normal', 'batch']).default('normal'))
     .option('--corral-node-args <args>', 'extra node flags for the Corral server, space-separated (e.g. "--cpu-prof")')
     .option('--quick', `the short comparison of \`npm run bench\` (${QUICK_COMPARE.rounds} rounds of ${QUICK_COMPARE.durationS} s runs, ${QUICK_COMPARE.serverWarmupS} s server warm-up, ${QUICK_COMPARE.znodes?.toLocaleString('en-US')} znodes read ${QUICK_COMPARE.settleS} s after their populate, expiry in round 1); explicit options still win`)
     .option('--save', 'write packages/bench/results/<date>.json and .md and update packages/bench/README.md')
@@ -156,13 +159,15 @@ export function benchCommand(): Command {
         corralNodeArgs: typeof o.corralNodeArgs === 'string' ? o.corralNodeArgs.split(/\s+/).filter(Boolean) : undefined,
         serverCpus: o.serverCpus as string | undefined,
         clientCpus: o.clientCpus as string | undefined,
+        clientSchedBatch: o.clientSched === 'batch',
         command: process.env.CORRAL_BENCH_COMMAND ?? commandLine(),
         log: progress,
       };
       const { compare, renderMarkdown, ZooKeeperUnavailableError } = await import('./compare.js');
       const { saveResults } = await import('./results.js');
-      const { checkCpuList, CpuListError } = await import('./cpus.js');
+      const { checkCpuList, CpuListError, requireTool } = await import('./cpus.js');
       try {
+        if (options.clientSchedBatch) requireTool('chrt');
         options.serverCpus = checkCpuList('--server-cpus', options.serverCpus);
         options.clientCpus = checkCpuList('--client-cpus', options.clientCpus);
         const report = await compare(options);

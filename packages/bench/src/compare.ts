@@ -48,6 +48,8 @@ export interface CompareOptions {
    */
   serverCpus?: string;
   clientCpus?: string;
+  /** Load-generator processes under SCHED_BATCH (see Placement.batch). */
+  clientSchedBatch?: boolean;
   /** The command line, for the report. */
   command?: string;
   log?: (line: string) => void;
@@ -153,6 +155,7 @@ export async function compare(options: CompareOptions): Promise<CompareReport> {
                 size: options.size,
                 workers: options.workers,
                 cpus: options.clientCpus,
+                schedBatch: options.clientSchedBatch,
                 cleanup: false,
               });
             }
@@ -172,6 +175,7 @@ export async function compare(options: CompareOptions): Promise<CompareReport> {
               size: options.size,
               workers: options.workers,
               cpus: options.clientCpus,
+              schedBatch: options.clientSchedBatch,
               rate: options.rate,
               serverPids: cluster.pids,
               cleanup: false,
@@ -189,7 +193,7 @@ export async function compare(options: CompareOptions): Promise<CompareReport> {
         }
         if (round <= options.expiryRounds && options.expirySessions > 0) {
           try {
-            const samples = await measureSessionExpiry(cluster.connectString, options.expirySessionTimeoutMs, options.expirySessions, options.clientCpus);
+            const samples = await measureSessionExpiry(cluster.connectString, options.expirySessionTimeoutMs, options.expirySessions, { cpus: options.clientCpus, batch: options.clientSchedBatch });
             (expiry[kind] ??= []).push(...samples);
             log(`  session expiry: ${samples.map((s) => `${Math.round(s.detectionMs)} ms`).join(', ')} (timeout ${samples[0]?.negotiatedTimeoutMs} ms)`);
           } catch (error) {
@@ -309,10 +313,13 @@ export function renderMarkdown(report: CompareReport): string {
       `Medians over valid runs; a run with more than ${MAX_ERROR_RATE * 100}% errors is invalid.`,
   );
   out.push('');
+  const placement: string[] = [];
   if (o.serverCpus !== undefined || o.clientCpus !== undefined) {
-    out.push(
-      `CPUs (taskset): servers on ${o.serverCpus === undefined ? 'all CPUs' : `CPU ${o.serverCpus}`}, load generator on ${o.clientCpus === undefined ? 'all CPUs' : `CPU ${o.clientCpus}`}, the same for both systems.`,
-    );
+    placement.push(`servers on ${o.serverCpus === undefined ? 'all CPUs' : `CPU ${o.serverCpus}`}, load generator on ${o.clientCpus === undefined ? 'all CPUs' : `CPU ${o.clientCpus}`} (taskset)`);
+  }
+  if (o.clientSchedBatch) placement.push('load generator under SCHED_BATCH (chrt -b: its wake-ups do not preempt a server thread)');
+  if (placement.length > 0) {
+    out.push(`Placement: ${placement.join('; ')}; the same for both systems.`);
     out.push('');
   }
   out.push(`Machine: ${formatMachine(report.machine)}. ZooKeeper ${report.zookeeperVersion ?? '(version unknown)'} (Debian package, ${ZOOKEEPER_HEAP}, default GC).`);

@@ -1,9 +1,10 @@
 /**
- * Confining servers and load-generator processes to CPU sets (`--server-cpus`, `--client-cpus`).
- * On a small machine the load generator competes with the server under test for the same cores;
- * giving each side its own cores measures the server without that interference, the same way for
- * both systems. Done with util-linux's `taskset` at exec, so every thread a process ever starts
- * (JVM, V8 and libuv helpers included) inherits the set: Node has no affinity call of its own.
+ * Where bench processes run: confined to CPU sets (`--server-cpus`, `--client-cpus`) and, for the
+ * load generator, optionally under SCHED_BATCH (`--client-sched batch`). On a small machine the
+ * load generator competes with the server under test for the same cores; these options take that
+ * interference out, the same way for both systems. Done with util-linux's `taskset` and `chrt` at
+ * exec, so every thread a process ever starts (JVM, V8 and libuv helpers included) inherits them:
+ * Node has no affinity or scheduling-policy call of its own.
  */
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -34,15 +35,16 @@ export function allowedCpus(status = readFileSync('/proc/self/status', 'utf8')):
   return parseCpuList(line[1]!);
 }
 
-let tasksetPath: string | undefined;
+const toolPaths = new Map<string, string>();
 
-/** Path of `taskset`, or a CpuListError saying how to get it. */
-export function requireTaskset(): string {
-  if (tasksetPath) return tasksetPath;
-  const found = spawnSync('sh', ['-c', 'command -v taskset'], { encoding: 'utf8' });
+/** Path of util-linux's `taskset` or `chrt`, or a CpuListError saying how to get it. */
+export function requireTool(name: 'taskset' | 'chrt'): string {
+  const known = toolPaths.get(name);
+  if (known) return known;
+  const found = spawnSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' });
   const path = found.stdout.trim();
-  if (found.status !== 0 || !path) throw new CpuListError('taskset is not installed (Debian package util-linux); it is needed for --server-cpus/--client-cpus');
-  tasksetPath = path;
+  if (found.status !== 0 || !path) throw new CpuListError(`${name} is not installed (Debian package util-linux); --server-cpus, --client-cpus and --client-sched need it`);
+  toolPaths.set(name, path);
   return path;
 }
 
@@ -60,13 +62,32 @@ export function checkCpuList(name: string, list: string | undefined, allowed = a
   }
   const outside = cpus.filter((cpu) => !allowed.includes(cpu));
   if (outside.length > 0) throw new CpuListError(`${name}: CPU ${outside.join(', ')} is not available here (allowed: ${allowed.join(',')})`);
-  requireTaskset();
+  requireTool('taskset');
   return cpus.join(',');
 }
 
-/** `command args` run on `cpus` (unchanged without a list). */
-export function onCpus(cpus: string | undefined, command: string, args: string[]): [string, string[]] {
-  return cpus === undefined ? [command, args] : [requireTaskset(), ['-c', cpus, command, ...args]];
+/** How a bench process is started: on which CPUs, and (load generator only) whether under SCHED_BATCH. */
+export interface Placement {
+  cpus?: string;
+  /**
+   * SCHED_BATCH: same CPU share as a normal process, but its wake-ups do not preempt a running
+   * thread, so a reply that wakes the load generator does not push the server off its core.
+   */
+  batch?: boolean;
+}
+
+/** `command args` started with the placement (unchanged without one): `taskset -c <cpus> chrt -b 0 command args`. */
+export function launch(placement: Placement | undefined, command: string, args: string[]): [string, string[]] {
+  let argv = [command, ...args];
+  if (placement?.batch) argv = [requireTool('chrt'), '-b', '0', ...argv];
+  if (placement?.cpus !== undefined) argv = [requireTool('taskset'), '-c', placement.cpus, ...argv];
+  return [argv[0]!, argv.slice(1)];
+}
+
+/** The scheduling policy of a running process (`chrt -p`), e.g. "SCHED_BATCH", for reports and tests. */
+export function processPolicy(pid: number): string {
+  const out = spawnSync(requireTool('chrt'), ['-p', String(pid)], { encoding: 'utf8' }).stdout;
+  return /policy:\s*(\S+)/.exec(out)?.[1] ?? 'unknown';
 }
 
 /** The CPUs a running process's threads may use (for reports and tests). */

@@ -3,6 +3,7 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createClient, type ZooKeeperClient } from '@corral/client';
 import { processRssBytes } from './procfs.js';
+import type { Placement } from './cpus.js';
 import { createAll, forkWorker, sendToWorker } from './run.js';
 import { waitForMode, type BenchCluster } from './servers.js';
 import type { WorkerMessage } from './protocol.js';
@@ -30,9 +31,9 @@ export interface ExpirySample {
  * Session-expiry detection: `sessions` client processes each create an ephemeral znode with the given
  * session timeout; all are SIGKILLed at once; a watcher on another session times the NodeDeleted of each.
  */
-export async function measureSessionExpiry(connect: string, sessionTimeoutMs = 4000, sessions = 3, cpus?: string): Promise<ExpirySample[]> {
+export async function measureSessionExpiry(connect: string, sessionTimeoutMs = 4000, sessions = 3, placement?: Placement): Promise<ExpirySample[]> {
   const observer = await connected(connect);
-  const holders = Array.from({ length: sessions }, () => forkWorker(cpus));
+  const holders = Array.from({ length: sessions }, () => forkWorker(placement));
   try {
     await createAll(observer, ['/corral-bench']);
     const tag = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;

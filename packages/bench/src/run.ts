@@ -13,7 +13,7 @@ import { availableParallelism } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { createClient, NodeExistsError, type ZooKeeperClient } from '@corral/client';
-import { onCpus } from './cpus.js';
+import { launch, type Placement } from './cpus.js';
 import { Histogram } from './histogram.js';
 import { busyFraction, machineCpu, processCpuUs, threadWaitNs, waitBetweenUs } from './procfs.js';
 import type { ParentMessage, WorkerConfig, WorkerMessage, WorkerResult } from './protocol.js';
@@ -39,6 +39,8 @@ export interface RunOptions {
   sessionTimeoutMs?: number;
   /** CPU list the worker processes are confined to (taskset); undefined: all CPUs. */
   cpus?: string;
+  /** Run the worker processes under SCHED_BATCH (chrt -b): their wake-ups do not preempt the server. */
+  schedBatch?: boolean;
   /** Server processes whose CPU use is sampled over the measured window (compare passes them). */
   serverPids?: number[];
   /** Delete the run's znodes afterwards (default true). */
@@ -61,6 +63,8 @@ export interface RunResult {
   workers: number;
   /** CPU list the workers were confined to, or null (all CPUs). */
   cpus: string | null;
+  /** The workers ran under SCHED_BATCH. */
+  schedBatch: boolean;
   size: number;
   durationS: number;
   warmupS: number;
@@ -109,10 +113,10 @@ export function defaultWorkers(clients: number): number {
 
 /**
  * Forks a bench worker; `execArgv: []` keeps the parent's flags (--cpu-prof, inspector) out of it.
- * With `cpus` it starts as `taskset -c <cpus> node worker.js` (fork runs execPath with execArgv first).
+ * With a placement it starts as e.g. `taskset -c 1 node worker.js` (fork runs execPath with execArgv first).
  */
-export function forkWorker(cpus?: string): ChildProcess {
-  const [execPath, execArgv] = onCpus(cpus, process.execPath, []);
+export function forkWorker(placement?: Placement): ChildProcess {
+  const [execPath, execArgv] = launch(placement, process.execPath, []);
   return fork(workerPath(), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execPath, execArgv });
 }
 
@@ -211,7 +215,7 @@ export async function runBench(options: RunOptions): Promise<RunResult> {
     const slotRate = options.rate ? options.rate / (options.clients * options.pipeline) : undefined;
     for (const clients of assignment) {
       const config: WorkerConfig = { connect: options.connect, workload: options.workload, base, clients, pipeline: options.pipeline, size, locks, sessionTimeoutMs, slotRate };
-      const child = forkWorker(options.cpus);
+      const child = forkWorker({ cpus: options.cpus, batch: options.schedBatch });
       children.push(child);
       sendToWorker(child, { type: 'config', config });
     }
@@ -283,6 +287,7 @@ export async function runBench(options: RunOptions): Promise<RunResult> {
       rate: options.rate ?? null,
       workers,
       cpus: options.cpus ?? null,
+      schedBatch: options.schedBatch ?? false,
       size,
       durationS: options.durationS,
       warmupS: round(warmupS),
@@ -340,7 +345,7 @@ const fmt = (n: number, digits = 0): string =>
 /** Human-readable lines for `corral bench run`. */
 export function formatRunResult(r: RunResult): string {
   const lines = [
-    `workload ${r.workload} on ${r.connect}: ${r.clients} clients × pipeline ${r.pipeline}${r.rate ? `, paced at ${fmt(r.rate)} ops/s (open loop)` : ''} over ${r.workers} worker process(es)${r.cpus ? ` on CPU ${r.cpus}` : ''}, payload ${r.size} B`,
+    `workload ${r.workload} on ${r.connect}: ${r.clients} clients × pipeline ${r.pipeline}${r.rate ? `, paced at ${fmt(r.rate)} ops/s (open loop)` : ''} over ${r.workers} worker process(es)${r.cpus ? ` on CPU ${r.cpus}` : ''}${r.schedBatch ? ' (SCHED_BATCH)' : ''}, payload ${r.size} B`,
     `measured ${fmt(r.measuredS, 1)} s after ${fmt(r.warmupS, 1)} s warm-up (excluded)`,
     `throughput  ${fmt(r.opsPerSec)} ops/s (${fmt(r.requestsPerSec)} requests/s)`,
     `latency ms  p50 ${fmt(r.latencyMs.p50, 2)}  p90 ${fmt(r.latencyMs.p90, 2)}  p99 ${fmt(r.latencyMs.p99, 2)}  p99.9 ${fmt(r.latencyMs.p999, 2)}  max ${fmt(r.latencyMs.max, 2)}`,

@@ -8,7 +8,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { onCpus } from './cpus.js';
+import { launch } from './cpus.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   corralCliPath,
@@ -150,7 +150,7 @@ export class BenchCluster {
             ],
           ]
         : [process.execPath, [...(this.#options.corralNodeArgs ?? []), corralCliPath(), 'server', node.cfgPath]];
-    const [command, argv] = onCpus(this.#options.cpus, javaOrNode, args);
+    const [command, argv] = launch({ cpus: this.#options.cpus }, javaOrNode, args);
     const child = spawn(command, argv, { cwd: node.dir, stdio: ['ignore', 'pipe', 'pipe'] });
     if (child.pid === undefined) throw new Error(`${this.kind}: could not spawn ${command}`);
     const server = new ServerProcess(child, {

@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { describe, expect, it } from 'vitest';
-import { allowedCpus, checkCpuList, CpuListError, parseCpuList, processCpus } from '../src/cpus.js';
+import { allowedCpus, checkCpuList, CpuListError, launch, parseCpuList, processCpus, processPolicy } from '../src/cpus.js';
 import { forkWorker } from '../src/run.js';
 import { BenchCluster } from '../src/servers.js';
 
@@ -30,8 +30,13 @@ describe('CPU lists', () => {
 describe('pinned processes', () => {
   const cpu = allowedCpus().at(-1)!;
 
-  it('a load-generator worker forked on a CPU list runs every thread there', async () => {
-    const worker = forkWorker(String(cpu));
+  it('launch wraps a command in taskset and chrt only as asked', () => {
+    expect(launch(undefined, 'node', ['x.js'])).toEqual(['node', ['x.js']]);
+    expect(launch({ cpus: '1', batch: true }, 'node', ['x.js'])).toEqual([expect.stringMatching(/taskset$/), ['-c', '1', expect.stringMatching(/chrt$/), '-b', '0', 'node', 'x.js']]);
+  });
+
+  it('a load-generator worker forked on a CPU list under SCHED_BATCH runs every thread there, batch-scheduled', async () => {
+    const worker = forkWorker({ cpus: String(cpu), batch: true });
     try {
       await once(worker, 'spawn');
       // Node starts its V8 and libuv helper threads during startup: check once they are there.
@@ -40,6 +45,7 @@ describe('pinned processes', () => {
       expect(threadCpus(worker.pid!).length).toBeGreaterThanOrEqual(5);
       expect(processCpus(worker.pid!)).toEqual([cpu]);
       for (const cpus of threadCpus(worker.pid!)) expect(cpus).toEqual([cpu]);
+      expect(processPolicy(worker.pid!)).toBe('SCHED_BATCH');
     } finally {
       worker.kill('SIGKILL');
     }

@@ -164,7 +164,9 @@ describe('report', () => {
     expect(renderMarkdown(report(60))).not.toContain('taskset');
     const pinned = report(60);
     pinned.options = { ...pinned.options, serverCpus: '0', clientCpus: '1' };
-    expect(renderMarkdown(pinned)).toContain('CPUs (taskset): servers on CPU 0, load generator on CPU 1, the same for both systems.');
+    expect(renderMarkdown(pinned)).toContain('Placement: servers on CPU 0, load generator on CPU 1 (taskset); the same for both systems.');
+    pinned.options = { ...pinned.options, clientSchedBatch: true };
+    expect(renderMarkdown(pinned)).toContain('(taskset); load generator under SCHED_BATCH (chrt -b: its wake-ups do not preempt a server thread); the same');
   });
 
   it('replaces only the marked README section', () => {

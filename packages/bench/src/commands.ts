@@ -78,7 +78,7 @@ export function benchCommand(): Command {
       workers?: number; locks: number; rate?: number; cpus?: string; sched: string; serverPid?: string[]; keep?: boolean; json?: boolean;
     }) => {
       const { formatRunResult, runBench } = await import('./run.js');
-      const { checkCpuList } = await import('./cpus.js');
+      const { checkCpuList } = await import('./placement.js');
       let result: Awaited<ReturnType<typeof runBench>>;
       try {
         result = await runBench({
@@ -165,7 +165,7 @@ export function benchCommand(): Command {
       };
       const { compare, renderMarkdown, ZooKeeperUnavailableError } = await import('./compare.js');
       const { saveResults } = await import('./results.js');
-      const { checkCpuList, CpuListError, requireTool } = await import('./cpus.js');
+      const { checkCpuList, PlacementError, requireTool } = await import('./placement.js');
       try {
         if (options.clientSchedBatch) requireTool('chrt');
         options.serverCpus = checkCpuList('--server-cpus', options.serverCpus);
@@ -174,7 +174,7 @@ export function benchCommand(): Command {
         process.stdout.write(o.json ? `${JSON.stringify(report, null, 2)}\n` : `${renderMarkdown(report)}\n`);
         if (o.save) for (const path of await saveResults(report)) progress(`wrote ${path}`);
       } catch (error) {
-        if (error instanceof CpuListError) {
+        if (error instanceof PlacementError) {
           process.stderr.write(`corral bench compare: ${error.message}\n`);
           process.exitCode = 2;
           return;

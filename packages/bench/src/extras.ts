@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createClient, type ZooKeeperClient } from '@corral/client';
 import { processRssBytes } from './procfs.js';
-import type { Placement } from './cpus.js';
+import type { Placement } from './placement.js';
 import { createAll, forkWorker, sendToWorker } from './run.js';
 import { waitForMode, type BenchCluster } from './servers.js';
 import type { WorkerMessage } from './protocol.js';

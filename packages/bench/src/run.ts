@@ -13,7 +13,7 @@ import { availableParallelism } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { createClient, NodeExistsError, type ZooKeeperClient } from '@corral/client';
-import { launch, type Placement } from './cpus.js';
+import { launch, type Placement } from './placement.js';
 import { Histogram } from './histogram.js';
 import { busyFraction, machineCpu, processCpuUs, threadWaitNs, waitBetweenUs } from './procfs.js';
 import type { ParentMessage, WorkerConfig, WorkerMessage, WorkerResult } from './protocol.js';

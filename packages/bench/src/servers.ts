@@ -8,7 +8,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { launch } from './cpus.js';
+import { launch } from './placement.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   corralCliPath,

@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { describe, expect, it } from 'vitest';
-import { allowedCpus, checkCpuList, CpuListError, launch, parseCpuList, processCpus, processPolicy } from '../src/cpus.js';
+import { allowedCpus, checkCpuList, PlacementError, launch, parseCpuList, processCpus, processPolicy } from '../src/placement.js';
 import { forkWorker } from '../src/run.js';
 import { BenchCluster } from '../src/servers.js';
 
@@ -15,7 +15,7 @@ describe('CPU lists', () => {
     expect(parseCpuList('0')).toEqual([0]);
     expect(parseCpuList('0-2,5')).toEqual([0, 1, 2, 5]);
     expect(parseCpuList('3,1,1-2')).toEqual([1, 2, 3]);
-    for (const bad of ['', 'a', '1-', '-1', '2-1', '0,,1', '0 1']) expect(() => parseCpuList(bad), bad).toThrow(CpuListError);
+    for (const bad of ['', 'a', '1-', '-1', '2-1', '0,,1', '0 1']) expect(() => parseCpuList(bad), bad).toThrow(PlacementError);
   });
 
   it('reads the allowed CPUs from a status file and refuses CPUs outside them, naming the option', () => {

@@ -9,20 +9,20 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 
-export class CpuListError extends Error {
+export class PlacementError extends Error {
   constructor(message: string) {
     super(message);
-    this.name = 'CpuListError';
+    this.name = 'PlacementError';
   }
 }
 
 /** CPU numbers of a Linux CPU list ("0", "0-2,5"), ascending, without repeats. */
 export function parseCpuList(list: string): number[] {
-  if (!/^\d+(-\d+)?(,\d+(-\d+)?)*$/.test(list.trim())) throw new CpuListError(`"${list}" is not a CPU list (e.g. 0 or 0-1,3)`);
+  if (!/^\d+(-\d+)?(,\d+(-\d+)?)*$/.test(list.trim())) throw new PlacementError(`"${list}" is not a CPU list (e.g. 0 or 0-1,3)`);
   const cpus = new Set<number>();
   for (const part of list.trim().split(',')) {
     const [first, last = first] = part.split('-').map(Number) as [number, number?];
-    if (last! < first) throw new CpuListError(`"${part}" in "${list}" runs backwards`);
+    if (last! < first) throw new PlacementError(`"${part}" in "${list}" runs backwards`);
     for (let cpu = first; cpu <= last!; cpu++) cpus.add(cpu);
   }
   return [...cpus].sort((a, b) => a - b);
@@ -31,25 +31,25 @@ export function parseCpuList(list: string): number[] {
 /** The CPUs this process may run on (`Cpus_allowed_list` of /proc/self/status). */
 export function allowedCpus(status = readFileSync('/proc/self/status', 'utf8')): number[] {
   const line = /^Cpus_allowed_list:\s*(\S+)/m.exec(status);
-  if (!line) throw new CpuListError('no Cpus_allowed_list in /proc/self/status');
+  if (!line) throw new PlacementError('no Cpus_allowed_list in /proc/self/status');
   return parseCpuList(line[1]!);
 }
 
 const toolPaths = new Map<string, string>();
 
-/** Path of util-linux's `taskset` or `chrt`, or a CpuListError saying how to get it. */
+/** Path of util-linux's `taskset` or `chrt`, or a PlacementError saying how to get it. */
 export function requireTool(name: 'taskset' | 'chrt'): string {
   const known = toolPaths.get(name);
   if (known) return known;
   const found = spawnSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' });
   const path = found.stdout.trim();
-  if (found.status !== 0 || !path) throw new CpuListError(`${name} is not installed (Debian package util-linux); --server-cpus, --client-cpus and --client-sched need it`);
+  if (found.status !== 0 || !path) throw new PlacementError(`${name} is not installed (Debian package util-linux); --server-cpus, --client-cpus and --client-sched need it`);
   toolPaths.set(name, path);
   return path;
 }
 
 /**
- * Checks a CPU list against the CPUs this process may use; returns it normalised ("0,1" → "0,1").
+ * Checks a CPU list against the CPUs this process may use; returns it normalised ("1,0-1" → "0,1").
  * Undefined stays undefined (no pinning).
  */
 export function checkCpuList(name: string, list: string | undefined, allowed = allowedCpus()): string | undefined {
@@ -58,10 +58,10 @@ export function checkCpuList(name: string, list: string | undefined, allowed = a
   try {
     cpus = parseCpuList(list);
   } catch (error) {
-    throw new CpuListError(`${name}: ${(error as Error).message}`);
+    throw new PlacementError(`${name}: ${(error as Error).message}`);
   }
   const outside = cpus.filter((cpu) => !allowed.includes(cpu));
-  if (outside.length > 0) throw new CpuListError(`${name}: CPU ${outside.join(', ')} is not available here (allowed: ${allowed.join(',')})`);
+  if (outside.length > 0) throw new PlacementError(`${name}: CPU ${outside.join(', ')} is not available here (allowed: ${allowed.join(',')})`);
   requireTool('taskset');
   return cpus.join(',');
 }

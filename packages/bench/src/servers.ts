@@ -1,6 +1,7 @@
 /**
  * Servers under test, both started from the same generated zoo.cfg: Apache ZooKeeper (Debian
- * package, `java … QuorumPeerMain zoo.cfg`) and Corral (`node packages/cli/dist/main.js server zoo.cfg`).
+ * package, `java … QuorumPeerMain zoo.cfg`) and Corral (`node <CORRAL_SERVER_NODE_FLAGS> packages/cli/dist/main.js server zoo.cfg`,
+ * as the corral bin runs it).
  * Every start gets an empty data directory unless it is a restart on the same data.
  */
 import { spawn } from 'node:child_process';
@@ -11,6 +12,7 @@ import { pathToFileURL } from 'node:url';
 import { launch } from './placement.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
+  CORRAL_SERVER_NODE_FLAGS,
   corralCliPath,
   fourLetterWord,
   getFreePort,
@@ -149,7 +151,7 @@ export class BenchCluster {
               node.cfgPath,
             ],
           ]
-        : [process.execPath, [...(this.#options.corralNodeArgs ?? []), corralCliPath(), 'server', node.cfgPath]];
+        : [process.execPath, [...CORRAL_SERVER_NODE_FLAGS, ...(this.#options.corralNodeArgs ?? []), corralCliPath(), 'server', node.cfgPath]];
     const [command, argv] = launch({ cpus: this.#options.cpus }, javaOrNode, args);
     const child = spawn(command, argv, { cwd: node.dir, stdio: ['ignore', 'pipe', 'pipe'] });
     if (child.pid === undefined) throw new Error(`${this.kind}: could not spawn ${command}`);

@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { describe, expect, it } from 'vitest';
+import { CORRAL_SERVER_NODE_FLAGS } from '@corral/testing';
 import { allowedCpus, checkCpuList, PlacementError, launch, parseCpuList, processCpus, processPolicy } from '../src/placement.js';
 import { forkWorker } from '../src/run.js';
 import { BenchCluster } from '../src/servers.js';
@@ -57,6 +58,9 @@ describe('pinned processes', () => {
       await cluster.startFresh();
       const [pid] = cluster.pids;
       expect(threadCpus(pid!).length).toBeGreaterThan(4); // V8 and libuv helpers, not just the main thread
+      // Benchmarked as users run it: with the server's Node flags.
+      const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      for (const flag of CORRAL_SERVER_NODE_FLAGS) expect(args).toContain(flag);
       for (const cpus of threadCpus(pid!)) expect(cpus).toEqual([cpu]);
     } finally {
       await cluster.destroy();

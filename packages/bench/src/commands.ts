@@ -82,8 +82,7 @@ export function benchCommand(): Command {
       let result: Awaited<ReturnType<typeof runBench>>;
       try {
         result = await runBench({
-          cpus: checkCpuList('--cpus', o.cpus),
-          schedBatch: o.sched === 'batch',
+          placement: { cpus: checkCpuList('--cpus', o.cpus), batch: o.sched === 'batch' },
           connect: o.connect,
           workload: o.workload,
           clients: o.clients,

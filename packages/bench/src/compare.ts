@@ -8,6 +8,7 @@ import { zookeeperAvailable } from '@corral/testing';
 import { measureFailover, measureRecovery, measureSessionExpiry, type ExpirySample, type FailoverSample, type RecoverySample } from './extras.js';
 import { DEFAULT_COMPARE } from './defaults.js';
 import { describeMachine, formatMachine, type MachineInfo } from './machine.js';
+import type { Placement } from './placement.js';
 import { runBench, type RunResult } from './run.js';
 import { BenchCluster, SERVER_LABEL, ZOOKEEPER_HEAP, type ServerKind } from './servers.js';
 import { judgeTarget, median, ratio, summarizeRuns, MAX_ERROR_RATE, type RunSummary } from './stats.js';
@@ -120,6 +121,7 @@ export async function compare(options: CompareOptions): Promise<CompareReport> {
   const kinds: ServerKind[] = options.servers === 1 ? ['zookeeper', 'corral'] : ['zookeeper'];
   const clusters = new Map<ServerKind, BenchCluster>();
   for (const kind of kinds) clusters.set(kind, await BenchCluster.prepare(kind, options.servers, { corralNodeArgs: options.corralNodeArgs, cpus: options.serverCpus }));
+  const clientPlacement: Placement = { cpus: options.clientCpus, batch: options.clientSchedBatch };
   log(`zoo.cfg (same settings for both): ${clusters.get('zookeeper')!.nodes[0]!.cfgPath}`);
 
   const runs: RunRecord[] = [];
@@ -154,8 +156,7 @@ export async function compare(options: CompareOptions): Promise<CompareReport> {
                 warmupS: 0,
                 size: options.size,
                 workers: options.workers,
-                cpus: options.clientCpus,
-                schedBatch: options.clientSchedBatch,
+                placement: clientPlacement,
                 cleanup: false,
               });
             }
@@ -174,8 +175,7 @@ export async function compare(options: CompareOptions): Promise<CompareReport> {
               warmupS: options.warmupS,
               size: options.size,
               workers: options.workers,
-              cpus: options.clientCpus,
-              schedBatch: options.clientSchedBatch,
+              placement: clientPlacement,
               rate: options.rate,
               serverPids: cluster.pids,
               cleanup: false,
@@ -193,7 +193,7 @@ export async function compare(options: CompareOptions): Promise<CompareReport> {
         }
         if (round <= options.expiryRounds && options.expirySessions > 0) {
           try {
-            const samples = await measureSessionExpiry(cluster.connectString, options.expirySessionTimeoutMs, options.expirySessions, { cpus: options.clientCpus, batch: options.clientSchedBatch });
+            const samples = await measureSessionExpiry(cluster.connectString, options.expirySessionTimeoutMs, options.expirySessions, clientPlacement);
             (expiry[kind] ??= []).push(...samples);
             log(`  session expiry: ${samples.map((s) => `${Math.round(s.detectionMs)} ms`).join(', ')} (timeout ${samples[0]?.negotiatedTimeoutMs} ms)`);
           } catch (error) {

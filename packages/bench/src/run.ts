@@ -37,10 +37,8 @@ export interface RunOptions {
   /** Lock nodes for the lock workload (default 8). */
   locks?: number;
   sessionTimeoutMs?: number;
-  /** CPU list the worker processes are confined to (taskset); undefined: all CPUs. */
-  cpus?: string;
-  /** Run the worker processes under SCHED_BATCH (chrt -b): their wake-ups do not preempt the server. */
-  schedBatch?: boolean;
+  /** Where the worker processes run (CPU list, SCHED_BATCH); undefined: like any process. */
+  placement?: Placement;
   /** Server processes whose CPU use is sampled over the measured window (compare passes them). */
   serverPids?: number[];
   /** Delete the run's znodes afterwards (default true). */
@@ -215,7 +213,7 @@ export async function runBench(options: RunOptions): Promise<RunResult> {
     const slotRate = options.rate ? options.rate / (options.clients * options.pipeline) : undefined;
     for (const clients of assignment) {
       const config: WorkerConfig = { connect: options.connect, workload: options.workload, base, clients, pipeline: options.pipeline, size, locks, sessionTimeoutMs, slotRate };
-      const child = forkWorker({ cpus: options.cpus, batch: options.schedBatch });
+      const child = forkWorker(options.placement);
       children.push(child);
       sendToWorker(child, { type: 'config', config });
     }
@@ -286,8 +284,8 @@ export async function runBench(options: RunOptions): Promise<RunResult> {
       pipeline: options.pipeline,
       rate: options.rate ?? null,
       workers,
-      cpus: options.cpus ?? null,
-      schedBatch: options.schedBatch ?? false,
+      cpus: options.placement?.cpus ?? null,
+      schedBatch: options.placement?.batch ?? false,
       size,
       durationS: options.durationS,
       warmupS: round(warmupS),

@@ -12,8 +12,8 @@ import { pathToFileURL } from 'node:url';
 import { launch } from './placement.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
-  CORRAL_SERVER_NODE_FLAGS,
   corralCliPath,
+  corralServerArgs,
   fourLetterWord,
   getFreePort,
   requireZooKeeperJava,
@@ -151,7 +151,7 @@ export class BenchCluster {
               node.cfgPath,
             ],
           ]
-        : [process.execPath, [...CORRAL_SERVER_NODE_FLAGS, ...(this.#options.corralNodeArgs ?? []), corralCliPath(), 'server', node.cfgPath]];
+        : [process.execPath, corralServerArgs(node.cfgPath, this.#options.corralNodeArgs)];
     const [command, argv] = launch({ cpus: this.#options.cpus }, javaOrNode, args);
     const child = spawn(command, argv, { cwd: node.dir, stdio: ['ignore', 'pipe', 'pipe'] });
     if (child.pid === undefined) throw new Error(`${this.kind}: could not spawn ${command}`);

@@ -35,14 +35,19 @@ export function corralCliPath(): string {
  */
 export const CORRAL_SERVER_NODE_FLAGS: readonly string[] = ['--concurrent-marking-max-worker-num=1'];
 
+/** Arguments to `node` that run `corral server <cfgPath>` as users run it (extra Node flags first). */
+export function corralServerArgs(cfgPath: string, nodeArgs: readonly string[] = []): string[] {
+  return [...CORRAL_SERVER_NODE_FLAGS, ...nodeArgs, corralCliPath(), 'server', cfgPath];
+}
+
 /** Start `corral server <zoo.cfg>` on a free loopback port and wait until it serves. */
 export async function startCorral(options: StartOptions = {}): Promise<ServerProcess> {
-  const cli = corralCliPath();
+  corralCliPath(); // fails before a server directory is made if the CLI is not built
   const dir = await prepareServerDir(options.settings);
   return launchServer({
     name: 'corral',
     command: process.execPath,
-    args: [...CORRAL_SERVER_NODE_FLAGS, cli, 'server', dir.cfgPath],
+    args: corralServerArgs(dir.cfgPath),
     dir,
     env: options.env,
     startTimeoutMs: options.startTimeoutMs,

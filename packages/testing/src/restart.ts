@@ -1,4 +1,4 @@
-import { CORRAL_SERVER_NODE_FLAGS, corralCliPath } from './corral.js';
+import { corralServerArgs } from './corral.js';
 import { launchServer } from './launch.js';
 import type { ServerProcess } from './serverProcess.js';
 
@@ -11,7 +11,7 @@ export async function restartCorral(previous: ServerProcess, options: { env?: No
   return launchServer({
     name: 'corral',
     command: process.execPath,
-    args: [...CORRAL_SERVER_NODE_FLAGS, corralCliPath(), 'server', previous.cfgPath],
+    args: corralServerArgs(previous.cfgPath),
     dir: { tmpDir: previous.tmpDir, dataDir: previous.dataDir, port: previous.port, cfgPath: previous.cfgPath, settings: {} },
     env: options.env,
     startTimeoutMs: options.startTimeoutMs,

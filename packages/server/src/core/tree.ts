@@ -329,7 +329,6 @@ export class DataTree {
     }
   }
 
-
   #mustGet(path: string): ZNode {
     const node = this.#nodes.get(path);
     if (!node) throw new TreeInvariantError(`txn refers to missing node ${path}`);

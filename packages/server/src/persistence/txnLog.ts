@@ -5,6 +5,7 @@ import { JuteWriter } from '@corral/protocol';
 import type { Txn } from '../core/txn.js';
 import { syncDir, versionDir, zxidHex } from './files.js';
 import { LOG_HEADER_BYTES, logHeader, writeLogRecord } from './logFormat.js';
+import { ZERO_AHEAD_BYTES, ZeroFill, writeZeros } from './zeroFill.js';
 
 export interface TxnLogOptions {
   /** dataLogDir (ZooKeeper's name); segments go to <dir>/version-2. */
@@ -36,6 +37,8 @@ export class TxnLog {
   readonly #options: TxnLogOptions;
   readonly #dir: string;
   #handle: FileHandle | undefined;
+  /** With forceSync: zeros kept ahead of #position in the current segment (cheaper synced writes). */
+  #zeroFill: ZeroFill | undefined;
   #file = '';
   #position = 0;
   #allocated = 0;
@@ -96,12 +99,14 @@ export class TxnLog {
     let named: Promise<void> | undefined;
     if (!this.#handle || this.#handleFile !== file) named = (await this.#openSegment(file)).named;
     await this.#ensureAllocated(bytes.length);
+    await this.#zeroFill?.beforeAppend(this.#position, this.#position + bytes.length);
     // With forceSync the file is opened O_DSYNC: this one write returns only once the batch is on
     // disk, one trip through the I/O thread pool instead of a write and then an fdatasync. A new
     // segment's name must be durable too before its first batch counts as written.
     const written = this.#handle!.write(bytes, 0, bytes.length, this.#position);
     await (named ? Promise.all([written, named]) : written);
     this.#position += bytes.length;
+    this.#zeroFill?.advance();
     this.#bytesSinceRoll += bytes.length;
     if (this.#position >= this.#options.maxSegmentBytes) this.#rollRequested = true;
   }
@@ -112,11 +117,13 @@ export class TxnLog {
   async #openSegment(file: string): Promise<{ named: Promise<void> }> {
     await this.#retiring; // the previous roll's, long done: only its failure matters here
     const finished = this.#handle;
+    const finishedFill = this.#zeroFill;
     if (finished) {
       const end = this.#position;
       // Its records are on disk already; only the preallocated zero tail goes (recovery and the
       // snapshot merge then read records, not 64 MiB). Failures surface at the next roll or close.
       this.#retiring = this.#retiring.then(async () => {
+        await finishedFill?.stop();
         await finished.truncate(end);
         await finished.close();
       });
@@ -127,6 +134,7 @@ export class TxnLog {
     this.#handleFile = file;
     this.#allocated = this.#preparedBytes();
     this.#position = LOG_HEADER_BYTES;
+    this.#zeroFill = this.#options.forceSync ? new ZeroFill(this.#handle, this.#preparedZeros(), this.#allocated) : undefined;
     // 'log.prepared' replaces a segment of this name if one exists: a crash between creating it and
     // writing its first batch leaves it with nothing valid in it (recovery found nothing there).
     await rename(path.join(this.#dir, PREPARED_SEGMENT), file);
@@ -141,7 +149,14 @@ export class TxnLog {
     return Math.max(this.#options.preallocateBytes, LOG_HEADER_BYTES + 4096);
   }
 
-  /** Creates the next segment under PREPARED_SEGMENT: preallocated, header written, size and header synced. */
+  #preparedZeros(): number {
+    return Math.min(ZERO_AHEAD_BYTES, this.#preparedBytes());
+  }
+
+  /**
+   * Creates the next segment under PREPARED_SEGMENT: preallocated, header written, size and header
+   * synced; with forceSync also its first ZERO_AHEAD_BYTES zero-filled.
+   */
   async #prepare(): Promise<FileHandle> {
     const { O_WRONLY, O_CREAT, O_TRUNC, O_DSYNC } = fsConstants;
     const handle = await open(path.join(this.#dir, PREPARED_SEGMENT), O_WRONLY | O_CREAT | O_TRUNC | (this.#options.forceSync ? O_DSYNC : 0));
@@ -149,6 +164,7 @@ export class TxnLog {
       await handle.truncate(this.#preparedBytes());
       const header = logHeader();
       await handle.write(header, 0, header.length, 0);
+      if (this.#options.forceSync) await writeZeros(handle, LOG_HEADER_BYTES, this.#preparedZeros());
       // The O_DSYNC write synced the header; the size set by truncate needs a sync of its own.
       if (this.#options.forceSync) await handle.sync();
       return handle;
@@ -158,7 +174,10 @@ export class TxnLog {
     }
   }
 
-  /** Extends the file in large steps so most appends do not change its size (cheaper fdatasync). */
+  /**
+   * Extends the file in large steps so most appends do not change its size (cheaper fdatasync). The
+   * extension is not zero-filled: segments roll before they outgrow the first step.
+   */
   async #ensureAllocated(extra: number): Promise<void> {
     const needed = this.#position + extra + 4096;
     if (needed <= this.#allocated) return;
@@ -173,6 +192,8 @@ export class TxnLog {
     const prepared = this.#prepared;
     this.#prepared = undefined;
     await this.#retiring;
+    await this.#zeroFill?.stop();
+    this.#zeroFill = undefined;
     await this.#handle?.close();
     this.#handle = undefined;
     this.#handleFile = '';

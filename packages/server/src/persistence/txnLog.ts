@@ -117,13 +117,14 @@ export class TxnLog {
   async #openSegment(file: string): Promise<{ named: Promise<void> }> {
     await this.#retiring; // the previous roll's, long done: only its failure matters here
     const finished = this.#handle;
-    const finishedFill = this.#zeroFill;
+    // Stopped now, not when the retiring below gets its turn: no new fill starts on the finished segment.
+    const fillStopped = this.#zeroFill?.stop();
     if (finished) {
       const end = this.#position;
       // Its records are on disk already; only the preallocated zero tail goes (recovery and the
       // snapshot merge then read records, not 64 MiB). Failures surface at the next roll or close.
       this.#retiring = this.#retiring.then(async () => {
-        await finishedFill?.stop();
+        await fillStopped;
         await finished.truncate(end);
         await finished.close();
       });

@@ -36,10 +36,6 @@ export class ZeroFill {
     this.#limit = limit;
   }
 
-  get filledTo(): number {
-    return this.#filledTo;
-  }
-
   /** Call before writing [start, end): later fills start past `end`; resolves once no fill is inside the range. */
   async beforeAppend(start: number, end: number): Promise<void> {
     this.#appendedTo = Math.max(this.#appendedTo, end);

@@ -2,7 +2,7 @@
  * Unit tests of the persistence layer on real files in a temp dir: txn codec, log segment scanning
  * (torn vs corrupt), snapshots (incl. fuzzy ones taken while the tree changes), recovery and purge.
  */
-import { readFile, readdir, rm, stat, truncate, writeFile } from 'node:fs/promises';
+import { open, readFile, readdir, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import fc from 'fast-check';
@@ -19,7 +19,7 @@ import { decodeTxn, encodeTxn, txnReader } from '../src/persistence/txnCodec.js'
 import { decodeForMerge } from '../src/persistence/loggedTxn.js';
 import { ACL as AclRecord, DecodeError, JuteReader, vector } from '@corral/protocol';
 import { TxnLog } from '../src/persistence/txnLog.js';
-import { ZERO_AHEAD_BYTES } from '../src/persistence/zeroFill.js';
+import { ZERO_AHEAD_BYTES, ZeroFill } from '../src/persistence/zeroFill.js';
 import { tempDirs } from './tempDirs.js';
 import { Workload, treeState, utf8, variedWorkload } from './workload.js';
 
@@ -589,6 +589,25 @@ describe('recover()', () => {
     expect(scan.damage).toBeUndefined();
     // Compared encoded: toEqual walks 9 MiB of data element by element.
     expect(scan.txns.map((t) => Buffer.from(encodeTxn(t)).toString('base64'))).toEqual(w.txns.map((t) => Buffer.from(encodeTxn(t)).toString('base64')));
+  });
+
+  it('a zero fill that cannot write stops quietly: appends are not held up and nothing is left unhandled', async () => {
+    const dir = await tempDir();
+    const file = path.join(dir, 'segment');
+    await writeFile(file, Buffer.alloc(64 * 1024));
+    const readOnly = await open(file, 'r'); // every write through it fails (EBADF)
+    try {
+      const fill = new ZeroFill(readOnly, 4096, 64 * 1024 * 1024);
+      await fill.beforeAppend(4096, 8192);
+      fill.advance(); // starts a chunk, which fails
+      await fill.beforeAppend(8192, 12_288); // overlaps the failed chunk's range: must not hang or throw
+      await fill.stop();
+      fill.advance(); // stopped: starts nothing
+      await fill.beforeAppend(12_288, 2 * 1024 * 1024);
+      expect((await stat(file)).size).toBe(64 * 1024);
+    } finally {
+      await readOnly.close();
+    }
   });
 
   it('an empty new segment left by a crash right after it was created recovers, and the log can be written again', async () => {

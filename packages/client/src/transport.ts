@@ -14,6 +14,13 @@ export interface TransportHandlers {
 }
 
 /**
+ * Every socket of this process reads into this one buffer (Node's `onread`) instead of a fresh
+ * ArrayBuffer per read. Safe because a read's frames are decoded before the callback returns, and
+ * FrameReader copies the part of a read it keeps for a frame still incomplete.
+ */
+const sharedReadBuffer = new Uint8Array(64 * 1024);
+
+/**
  * The thin socket adapter: one TCP connection, a frame reader, and a write buffer that coalesces
  * every frame queued in one event-loop turn into a single socket write. It has no protocol logic.
  */
@@ -29,11 +36,21 @@ export class Transport {
   constructor(host: string, port: number, handlers: TransportHandlers, options: { maxFrameLength: number }) {
     this.#handlers = handlers;
     this.#frames = new FrameReader({ maxFrameLength: options.maxFrameLength });
-    this.#socket = connect({ host, port, noDelay: true });
+    this.#socket = connect({
+      host,
+      port,
+      noDelay: true,
+      onread: {
+        buffer: sharedReadBuffer,
+        callback: (length, buffer) => {
+          this.#onData(buffer.subarray(0, length));
+          return true;
+        },
+      },
+    });
     this.#socket.on('connect', () => {
       if (!this.#closed) handlers.onOpen();
     });
-    this.#socket.on('data', (chunk: Buffer) => this.#onData(chunk));
     this.#socket.on('error', (error: NodeJS.ErrnoException) => {
       if (this.#closed) return;
       this.#closeReason = error.code ? `${error.code}: ${error.message}` : error.message;
@@ -93,11 +110,12 @@ export class Transport {
     this.#socket.destroy();
   }
 
-  #onData(chunk: Buffer): void {
+  /** `chunk` is a view of the shared read buffer: everything in it is handled before this returns. */
+  #onData(chunk: Uint8Array): void {
     if (this.#closed) return;
     let frames: Uint8Array[];
     try {
-      frames = this.#frames.push(chunk);
+      frames = this.#frames.push(chunk, true);
     } catch (error) {
       this.#handlers.onProtocolError(error instanceof Error ? error.message : String(error));
       return;

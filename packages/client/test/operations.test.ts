@@ -78,6 +78,22 @@ for (const target of targets) {
       read.forEach(({ data }, i) => expect(data).toEqual(values[i]));
     });
 
+    it('replies spanning many socket reads, on two connections at once, arrive intact', async () => {
+      // Every socket of the process reads into one shared buffer: a reply longer than a read must be
+      // kept from being overwritten by the next read, of its own connection or of another one.
+      const other = await connected(server.connectString + chroot);
+      const big = Array.from({ length: 3 }, (_, i) => Uint8Array.from({ length: 900_000 }, (_, k) => (k * 31 + i * 7) & 0xff));
+      const small = Array.from({ length: 60 }, (_, i) => Uint8Array.from({ length: 50 + i * 37 }, (_, k) => (k + i) & 0xff));
+      await Promise.all([...big.map((v, i) => zk.create(`/big${i}`, v)), ...small.map((v, i) => zk.create(`/small${i}`, v))]);
+      const reads = await Promise.all(
+        [zk, other].flatMap((client) => [
+          ...big.map(async (v, i) => ({ want: v, got: (await client.getData(`/big${i}`)).data })),
+          ...small.map(async (v, i) => ({ want: v, got: (await client.getData(`/small${i}`)).data })),
+        ]),
+      );
+      for (const { want, got } of reads) expect(Buffer.compare(Buffer.from(got!), Buffer.from(want))).toBe(0);
+    });
+
     it('null and empty data stay distinct', async () => {
       await zk.create('/null', null);
       await zk.create('/empty', new Uint8Array(0));

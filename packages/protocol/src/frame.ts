@@ -27,8 +27,26 @@ export class FrameReader {
    * Adds received bytes and returns every frame payload they complete, in order. A frame that lies
    * inside one chunk is a view of it (no copy); the length prefix is read in place, so a frame
    * costs one view and nothing else.
+   *
+   * `transient`: the chunk's memory is reused once the caller has handled the frames (a socket read
+   * into one shared buffer), so the returned frames must be used before then, and whatever part of
+   * the chunk is kept for a later frame is copied here.
    */
-  push(chunk: Uint8Array): Uint8Array[] {
+  push(chunk: Uint8Array, transient = false): Uint8Array[] {
+    const frames = this.#split(chunk);
+    if (transient && this.#chunks[this.#chunks.length - 1] === chunk) this.#keepCopyOfLast();
+    return frames;
+  }
+
+  /** The unconsumed part of the newest chunk, copied into memory of its own. */
+  #keepCopyOfLast(): void {
+    const last = this.#chunks.length - 1;
+    const from = last === 0 ? this.#head : 0;
+    this.#chunks[last] = this.#chunks[last]!.slice(from);
+    if (last === 0) this.#head = 0;
+  }
+
+  #split(chunk: Uint8Array): Uint8Array[] {
     if (chunk.length > 0) {
       this.#chunks.push(chunk);
       this.#buffered += chunk.length;

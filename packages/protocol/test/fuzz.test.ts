@@ -274,6 +274,38 @@ describe('FrameReader', () => {
     );
   });
 
+  it('transient chunks (one buffer reused for every read): frames come out unchanged though the buffer is overwritten after each push', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.uint8Array({ maxLength: 40 }), { maxLength: 6 }),
+        fc.array(fc.nat(), { maxLength: 8 }),
+        (payloads, cutSeeds) => {
+          const w = new JuteWriter();
+          for (const p of payloads) {
+            w.int(p.length);
+            w.raw(p);
+          }
+          const stream = w.toBytes();
+          const cuts = [...new Set(cutSeeds.map((c) => (stream.length === 0 ? 0 : c % stream.length)))].sort((a, b) => a - b);
+          const reader = new FrameReader();
+          const readBuffer = new Uint8Array(stream.length + 1);
+          const out: Uint8Array[] = [];
+          let from = 0;
+          for (const cut of [...cuts, stream.length]) {
+            readBuffer.set(stream.subarray(from, cut));
+            // Frames are used before the next read, as the socket's callback does; then the buffer is reused.
+            out.push(...reader.push(readBuffer.subarray(0, cut - from), true).map((f) => new Uint8Array(f)));
+            readBuffer.fill(0xa5);
+            from = cut;
+          }
+          expect(out).toStrictEqual(payloads.map((p) => new Uint8Array(p)));
+          expect(reader.buffered).toBe(0);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
   it('random bytes in random chunks: only DecodeError (FrameSizeError)', () => {
     fc.assert(
       fc.property(

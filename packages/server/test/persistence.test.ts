@@ -2,7 +2,7 @@
  * Unit tests of the persistence layer on real files in a temp dir: txn codec, log segment scanning
  * (torn vs corrupt), snapshots (incl. fuzzy ones taken while the tree changes), recovery and purge.
  */
-import { open, readFile, readdir, rm, stat, truncate, writeFile } from 'node:fs/promises';
+import { open, readFile, readdir, rm, stat, truncate, writeFile, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import fc from 'fast-check';
@@ -591,6 +591,41 @@ describe('recover()', () => {
     expect(scan.txns.map((t) => Buffer.from(encodeTxn(t)).toString('base64'))).toEqual(w.txns.map((t) => Buffer.from(encodeTxn(t)).toString('base64')));
   });
 
+  it('an append into a range still being zero-filled waits for that fill; later fills start past the append', async () => {
+    const dir = await tempDir();
+    const file = path.join(dir, 'segment');
+    await writeFile(file, Buffer.alloc(0));
+    const real = await open(file, 'r+');
+    // The fill's writes go through a gate the test opens, so "still being filled" is a state, not a race.
+    let openGate!: () => void;
+    const gate = new Promise<void>((resolve) => (openGate = resolve));
+    const writes: { at: number; length: number }[] = [];
+    const gated = {
+      write: async (bytes: Uint8Array, offset: number, length: number, at: number) => {
+        writes.push({ at, length });
+        await gate;
+        return real.write(bytes, offset, length, at);
+      },
+    } as unknown as FileHandle;
+    try {
+      const fill = new ZeroFill(gated, 4096, 64 * 1024 * 1024);
+      await fill.beforeAppend(8192);
+      fill.advance();
+      expect(writes).toEqual([{ at: 8192, length: 1024 * 1024 }]);
+      let appended = false;
+      const append = fill.beforeAppend(20_000).then(() => (appended = true));
+      for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
+      expect(appended).toBe(false);
+      openGate();
+      await append;
+      // The next chunk starts where the zeros end, past the announced append.
+      expect(writes[1]).toEqual({ at: 8192 + 1024 * 1024, length: 1024 * 1024 });
+      await fill.stop();
+    } finally {
+      await real.close();
+    }
+  });
+
   it('a zero fill that cannot write stops quietly: appends are not held up and nothing is left unhandled', async () => {
     const dir = await tempDir();
     const file = path.join(dir, 'segment');
@@ -598,12 +633,12 @@ describe('recover()', () => {
     const readOnly = await open(file, 'r'); // every write through it fails (EBADF)
     try {
       const fill = new ZeroFill(readOnly, 4096, 64 * 1024 * 1024);
-      await fill.beforeAppend(4096, 8192);
+      await fill.beforeAppend(8192);
       fill.advance(); // starts a chunk, which fails
-      await fill.beforeAppend(8192, 12_288); // overlaps the failed chunk's range: must not hang or throw
+      await fill.beforeAppend(12_288); // overlaps the failed chunk's range: must not hang or throw
       await fill.stop();
       fill.advance(); // stopped: starts nothing
-      await fill.beforeAppend(12_288, 2 * 1024 * 1024);
+      await fill.beforeAppend(2 * 1024 * 1024);
       expect((await stat(file)).size).toBe(64 * 1024);
     } finally {
       await readOnly.close();

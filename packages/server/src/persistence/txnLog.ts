@@ -99,7 +99,7 @@ export class TxnLog {
     let named: Promise<void> | undefined;
     if (!this.#handle || this.#handleFile !== file) named = (await this.#openSegment(file)).named;
     await this.#ensureAllocated(bytes.length);
-    await this.#zeroFill?.beforeAppend(this.#position, this.#position + bytes.length);
+    await this.#zeroFill?.beforeAppend(this.#position + bytes.length);
     // With forceSync the file is opened O_DSYNC: this one write returns only once the batch is on
     // disk, one trip through the I/O thread pool instead of a write and then an fdatasync. A new
     // segment's name must be durable too before its first batch counts as written.

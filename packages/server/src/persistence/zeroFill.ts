@@ -36,11 +36,14 @@ export class ZeroFill {
     this.#limit = limit;
   }
 
-  /** Call before writing [start, end): later fills start past `end`; resolves once no fill is inside the range. */
-  async beforeAppend(start: number, end: number): Promise<void> {
+  /**
+   * Call before appending up to `end` (appends are contiguous, and every fill starts past the ones
+   * announced before it): later fills start past `end`; resolves once no fill runs below `end`.
+   */
+  async beforeAppend(end: number): Promise<void> {
     this.#appendedTo = Math.max(this.#appendedTo, end);
     const running = this.#running;
-    if (running && start < running.to && end > running.from) await running.done;
+    if (running && end > running.from) await running.done;
   }
 
   /** Starts the next chunk if zeros reach less than ZERO_AHEAD_BYTES past the appends. */

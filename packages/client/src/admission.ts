@@ -1,6 +1,6 @@
-import PQueue from 'p-queue';
 import { OperationTimeoutError } from './errors.js';
 import { Call, type CallSpec } from './pipeline.js';
+import { SlotGate } from './slotGate.js';
 import type { OperationOptions } from './types.js';
 
 /** What admission hands requests to (the session executor). */
@@ -15,28 +15,28 @@ export interface RequestSink {
 
 /**
  * Admission of user requests: at most `maxOutstandingRequests` hold a slot (in flight, or waiting
- * for a connection while suspended); the rest queue in a p-queue. Each request's signal and
+ * for a connection while suspended); the rest wait in FIFO order (SlotGate). Each request's signal and
  * timeout cover the whole wait, queueing and reconnection included.
  */
 export class RequestAdmission {
-  readonly #gate: PQueue;
+  readonly #gate: SlotGate;
   readonly #sink: RequestSink;
   readonly #requestTimeoutMs: number | undefined;
 
   constructor(sink: RequestSink, options: { maxOutstandingRequests: number; requestTimeoutMs: number | undefined }) {
     this.#sink = sink;
     this.#requestTimeoutMs = options.requestTimeoutMs;
-    this.#gate = new PQueue({ concurrency: options.maxOutstandingRequests });
+    this.#gate = new SlotGate(options.maxOutstandingRequests);
   }
 
   /** Requests waiting for a slot. */
   get queued(): number {
-    return this.#gate.size;
+    return this.#gate.queued;
   }
 
   /** Requests holding a slot. */
   get holding(): number {
-    return this.#gate.pending;
+    return this.#gate.holding;
   }
 
   /** Resolves once no request waits for a slot, or after `timeoutMs`. */
@@ -77,12 +77,14 @@ export class RequestAdmission {
           signal?.removeEventListener('abort', onAbort);
         });
       }
-      this.#gate
-        .add(() => {
+      this.#gate.run(() => {
+        try {
           this.#sink.submit(call);
-          return call.finished;
-        })
-        .catch((error: unknown) => call.fail(error instanceof Error ? error : new Error(String(error))));
+        } catch (error) {
+          call.fail(error instanceof Error ? error : new Error(String(error)));
+        }
+        return call.finished;
+      });
     });
   }
 }

@@ -1,3 +1,4 @@
+import { invalidPathReason } from '@corral/protocol';
 import { BadArgumentsError } from './errors.js';
 
 /**
@@ -5,26 +6,9 @@ import { BadArgumentsError } from './errors.js';
  * (except the root, or a sequential create's prefix), no empty, `.` or `..` segment, no
  * forbidden character.
  */
-export function validatePath(path: string, what = 'path', options: { sequential?: boolean } = {}): void {
-  const fail = (reason: string): never => {
-    throw new BadArgumentsError({ path, message: `invalid ${what} ${JSON.stringify(path)}: ${reason}` });
-  };
-  if (typeof path !== 'string' || path.length === 0) fail('empty');
-  if (path[0] !== '/') fail('must start with /');
-  if (path.length === 1) return;
-  if (path.endsWith('/') && !options.sequential) fail('must not end with /');
-  const segments = path.slice(1).split('/');
-  segments.forEach((segment, index) => {
-    const last = index === segments.length - 1;
-    if (segment === '' && !(last && options.sequential)) fail('empty segment');
-    if (segment === '.' || segment === '..') fail('relative segment');
-  });
-  for (let i = 0; i < path.length; i++) {
-    const c = path.charCodeAt(i);
-    if (c === 0 || (c > 0 && c < 0x20) || (c >= 0x7f && c <= 0x9f) || (c >= 0xd800 && c <= 0xf8ff) || (c >= 0xfff0 && c <= 0xffff)) {
-      fail(`forbidden character U+${c.toString(16).padStart(4, '0')} at ${i}`);
-    }
-  }
+export function validatePath(path: string, what = 'path', options?: { sequential?: boolean }): void {
+  const reason = typeof path === 'string' ? invalidPathReason(path, options?.sequential === true) : 'not a string';
+  if (reason !== undefined) throw new BadArgumentsError({ path, message: `invalid ${what} ${JSON.stringify(path)}: ${reason}` });
 }
 
 /** Maps between the paths the application uses and the server paths under a chroot. */

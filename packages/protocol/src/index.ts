@@ -8,3 +8,4 @@ export * from './handshake.js';
 export * from './multi.js';
 export * from './frame.js';
 export * from './pooledBytes.js';
+export * from './path.js';

@@ -3,9 +3,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { CreateMode, ErrorCode, Perms, Xid } from '@corral/protocol';
+import { CreateMode, ErrorCode, Perms, Xid, invalidPathReason } from '@corral/protocol';
 import { digestId, fixupAcl, hasPermission } from '../src/core/acl.js';
-import { invalidPathReason } from '../src/core/path.js';
 import { CREATOR_ALL, Harness, OPEN, digest, ip, world, type ACLEntry } from './coreDriver.js';
 
 const { OK, NOAUTH, INVALIDACL, AUTHFAILED, BADARGUMENTS, NONODE, NODEEXISTS } = ErrorCode;

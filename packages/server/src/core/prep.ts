@@ -5,6 +5,7 @@ import {
   MAX_TTL_MS,
   OpCode,
   Perms,
+  invalidPathReason,
   type ACL,
   type CheckVersionRequest,
   type CreateTTLRequest,
@@ -14,7 +15,7 @@ import {
   type SetDataRequest,
 } from '@corral/protocol';
 import { fixupAcl, hasPermission, type Identity } from './acl.js';
-import { invalidPathReason, parentOf, sequenceSuffix } from './path.js';
+import { parentOf, sequenceSuffix } from './path.js';
 import type { DataTree } from './tree.js';
 import { CONTAINER_OWNER, TTL_OWNER_BASE, ownerKind, type TxnBody } from './txn.js';
 

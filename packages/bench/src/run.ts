@@ -80,7 +80,7 @@ export interface RunResult {
   /** Operations completed in each second of the measured window. */
   timeline: number[];
   /** Load-generator CPU: cores busy = CPU seconds / measured seconds, summed over workers. */
-  clientCpu: { cores: number; perWorker: { cores: number; eventLoopUtilization: number }[] };
+  clientCpu: { cores: number; perWorker: { cores: number; eventLoopUtilization: number; opsPerSec: number; p50: number; p99: number }[] };
   /** Server CPU over the measured window, when serverPids were given. */
   /**
    * waitingThreads: the server's threads runnable but waiting for a CPU, on average over the window
@@ -272,11 +272,18 @@ export async function runBench(options: RunOptions): Promise<RunResult> {
       errors += r.errors;
       unfinished += r.unfinished;
     }
-    const perWorker = workerResults.map((r) => ({
-      cores: round((r.cpu.userUs + r.cpu.systemUs) / 1000 / r.measuredMs),
-      eventLoopUtilization: round(r.elu),
-    }));
     const ms = (us: number): number => round(us / 1000);
+    const perWorker = workerResults.map((r) => {
+      const own = new Histogram();
+      own.merge(r.histogram);
+      return {
+        cores: round((r.cpu.userUs + r.cpu.systemUs) / 1000 / r.measuredMs),
+        eventLoopUtilization: round(r.elu),
+        opsPerSec: round(r.ops / measuredS, 1),
+        p50: ms(own.percentile(50)),
+        p99: ms(own.percentile(99)),
+      };
+    });
     const result: RunResult = {
       workload: options.workload,
       connect: options.connect,
@@ -348,7 +355,7 @@ export function formatRunResult(r: RunResult): string {
     `throughput  ${fmt(r.opsPerSec)} ops/s (${fmt(r.requestsPerSec)} requests/s)`,
     `latency ms  p50 ${fmt(r.latencyMs.p50, 2)}  p90 ${fmt(r.latencyMs.p90, 2)}  p99 ${fmt(r.latencyMs.p99, 2)}  p99.9 ${fmt(r.latencyMs.p999, 2)}  max ${fmt(r.latencyMs.max, 2)}`,
     `errors      ${r.errors} (${(r.errorRate * 100).toFixed(3)}%)${Object.keys(r.errorCodes).length ? ' ' + JSON.stringify(r.errorCodes) : ''}`,
-    `client CPU  ${fmt(r.clientCpu.cores, 2)} cores (${r.clientCpu.perWorker.map((w, i) => `worker ${i}: ${fmt(w.cores * 100)}% CPU, event loop ${fmt(w.eventLoopUtilization * 100)}% busy`).join('; ')})`,
+    `client CPU  ${fmt(r.clientCpu.cores, 2)} cores (${r.clientCpu.perWorker.map((w, i) => `worker ${i}: ${fmt(w.opsPerSec)} ops/s, p99 ${fmt(w.p99, 2)} ms, ${fmt(w.cores * 100)}% CPU, event loop ${fmt(w.eventLoopUtilization * 100)}% busy`).join('; ')})`,
   ];
   if (r.serverCpu) {
     const waiting = r.serverCpu.waitingThreads === undefined ? '' : `; threads waiting for a CPU ${fmt(r.serverCpu.waitingThreads, 2)} on average`;

@@ -51,6 +51,11 @@ describe('corral bench run', () => {
     expect(r.latencyMs.p99).toBeLessThanOrEqual(r.latencyMs.p999);
     expect(r.latencyMs.p999).toBeLessThanOrEqual(r.latencyMs.max);
     expect(r.clientCpu.perWorker).toHaveLength(2);
+    // Each worker's own share (4 clients over 2 workers: 2 each) adds up to the total.
+    const workerOpsPerSec = r.clientCpu.perWorker.map((w) => w.opsPerSec);
+    expect(workerOpsPerSec.every((x) => x > 0)).toBe(true);
+    expect(workerOpsPerSec.reduce((a, b) => a + b, 0)).toBeCloseTo(r.opsPerSec, -1);
+    for (const w of r.clientCpu.perWorker) expect(w.p50).toBeLessThanOrEqual(w.p99);
     expect(r.clientCpu.cores).toBeGreaterThan(0);
     expect(r.serverCpu?.usPerOp).toBeGreaterThan(0);
     expect(r.serverCpu?.waitingThreads).toBeGreaterThanOrEqual(0);

@@ -1,6 +1,6 @@
 import { connect } from 'node:net';
 import { readFile } from 'node:fs/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { CreateRequest, FrameReader, GetDataRequest, JuteWriter, OpCode, ReplyHeader, JuteReader, encodeFrame, writeConnectRequest } from '@corral/protocol';
 import { RawClient, fourLetterWord, rawRequestFrame, startCorral, type ServerProcess } from '../packages/testing/src/index.js';
 
@@ -33,6 +33,11 @@ describe('backpressure: a client that does not read its replies cannot make the 
   it('stops reading from that socket, keeps serving others, and delivers every reply once the client reads', async () => {
     const rssBefore = await rssBytes(server.pid!);
     const socket = connect(server.port, '127.0.0.1');
+    // Kept, not thrown: if an assertion below fails, the server's cleanup resets this socket, and
+    // an unhandled 'error' event would bury that assertion's message.
+    let socketError: Error | undefined;
+    socket.on('error', (error) => (socketError = error));
+    onTestFinished(() => void socket.destroy());
     await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
     const hello = new JuteWriter();
     writeConnectRequest(hello, { protocolVersion: 0, lastZxidSeen: 0n, timeOut: 30000, sessionId: 0n, passwd: new Uint8Array(16) });
@@ -83,6 +88,7 @@ describe('backpressure: a client that does not read its replies cannot make the 
     socket.resume();
     await done;
     socket.destroy();
+    expect(socketError).toBeUndefined();
     expect(nextXid - 1).toBe(REQUESTS);
     // Without backpressure the server would hold ~400 MB of replies for this socket.
     console.log(`server RSS grew by ${Math.round((rssStalled - rssBefore) / 1048576)} MiB while the reader stalled`);

@@ -25,7 +25,10 @@ export class SlotGate {
     return this.#waiting.length - this.#head;
   }
 
-  /** Runs `task` once a slot is free; the slot is held until the promise it returns settles. */
+  /**
+   * Runs `task` once a slot is free; the slot is held until the promise it returns settles. `task`
+   * must not throw (a synchronous throw would keep its slot): report failures through the promise.
+   */
   run(task: () => Promise<unknown>): void {
     if (this.#holding < this.#capacity && this.queued === 0) this.#start(task);
     else this.#waiting.push(task);

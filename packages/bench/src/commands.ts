@@ -15,6 +15,14 @@ function positiveInt(name: string) {
   };
 }
 
+/** `--workers` of compare: one count, or several ("1,2") to try each. */
+function workerCounts(value: string): number[] {
+  const counts = value.split(',').map((part) => Number(part.trim()));
+  if (counts.some((n) => !Number.isInteger(n) || n < 1)) throw new InvalidArgumentError('--workers must be a positive integer or a comma-separated list of them');
+  if (new Set(counts).size !== counts.length) throw new InvalidArgumentError('--workers lists a count twice');
+  return counts;
+}
+
 function nonNegativeInt(name: string) {
   return (value: string): number => {
     const n = Number(value);
@@ -117,7 +125,7 @@ export function benchCommand(): Command {
     .option('--clients <n>', 'client sessions', positiveInt('--clients'), DEFAULT_COMPARE.clients)
     .option('--pipeline <d>', 'operations each client keeps in flight', positiveInt('--pipeline'), DEFAULT_COMPARE.pipeline)
     .option('--size <bytes>', 'payload bytes (workloads and recovery znodes)', nonNegativeInt('--size'), DEFAULT_COMPARE.size)
-    .option('--workers <n>', 'load-generator processes per run', positiveInt('--workers'))
+    .option('--workers <n|list>', 'load-generator processes per run; a list (1,2) makes each run with each and counts, per server, the one with more ops/s', workerCounts)
     .option('--rate <ops>', 'open loop at this many ops/s for both servers (compares latency at equal load)', positiveInt('--rate'))
     .option('--server-warmup <s>', 'seconds of unmeasured load after each server start (create, mixed, latch)', seconds('--server-warmup'), DEFAULT_COMPARE.serverWarmupS)
     .option('--znodes <n>', 'znodes for the recovery/RSS measure (0 skips it)', nonNegativeInt('--znodes'), DEFAULT_COMPARE.znodes)
@@ -136,6 +144,7 @@ export function benchCommand(): Command {
     .action(async (o: Record<string, unknown>, cmd: Command) => {
       const explicit = (name: string): boolean => cmd.getOptionValueSource(name) === 'cli';
       const pick = <T>(name: string, quick: T | undefined): T => (o.quick && !explicit(name) && quick !== undefined ? quick : (o[name] as T));
+      const workerList = o.workers as number[] | undefined;
       const options: CompareOptions = {
         servers: o.servers === '3' ? 3 : 1,
         workloads: (o.workloads as WorkloadName[] | undefined) ?? [...WORKLOADS],
@@ -145,7 +154,8 @@ export function benchCommand(): Command {
         clients: o.clients as number,
         pipeline: o.pipeline as number,
         size: o.size as number,
-        workers: o.workers as number | undefined,
+        workers: workerList?.length === 1 ? workerList[0] : undefined,
+        workerChoices: workerList && workerList.length > 1 ? workerList : undefined,
         rate: o.rate as number | undefined,
         serverWarmupS: pick('serverWarmup', QUICK_COMPARE.serverWarmupS),
         znodes: pick('znodes', QUICK_COMPARE.znodes),

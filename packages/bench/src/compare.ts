@@ -24,6 +24,12 @@ export interface CompareOptions {
   pipeline: number;
   size: number;
   workers?: number;
+  /**
+   * Several load-generator process counts: every run is made once with each, and the one with the
+   * most ops/s counts, for each server separately (each system at the client setting that serves it
+   * best). Undefined or one entry: `workers` alone.
+   */
+  workerChoices?: number[];
   /** Open-loop target ops/s for the measured runs (same for both servers); undefined: closed loop. */
   rate?: number;
   /**
@@ -63,6 +69,20 @@ export interface RunRecord {
   /** Set when the run could not produce a result at all (server did not start, worker died, …). */
   failure?: string;
   workload: WorkloadName;
+  /** false: a run with another worker count served this server better and counts instead (see workerChoices). */
+  counted?: boolean;
+}
+
+/**
+ * Of the runs of one server, round and workload made with different worker counts, only the valid
+ * one with the most ops/s counts (or the first, when none is valid, so the failure still shows).
+ */
+export function markBestOf(tried: RunRecord[]): void {
+  if (tried.length < 2) return;
+  let best = tried[0]!;
+  const validOps = (r: RunRecord): number => (r.result?.valid ? r.result.opsPerSec : -1);
+  for (const r of tried) if (validOps(r) > validOps(best)) best = r;
+  for (const r of tried) r.counted = r === best;
 }
 
 export interface WorkloadSummary {
@@ -164,32 +184,43 @@ export async function compare(options: CompareOptions): Promise<CompareReport> {
             log(`  server warm-up failed: ${message(error)}`);
           }
         }
+        const workerCounts = options.workerChoices && options.workerChoices.length > 1 ? options.workerChoices : [options.workers];
+        let serverDied = false;
         for (const workload of options.workloads) {
-          try {
-            const result = await runBench({
-              connect: cluster.connectString,
-              workload,
-              clients: options.clients,
-              pipeline: options.pipeline,
-              durationS: options.durationS,
-              warmupS: options.warmupS,
-              size: options.size,
-              workers: options.workers,
-              placement: clientPlacement,
-              rate: options.rate,
-              serverPids: cluster.pids,
-              cleanup: false,
-            });
-            runs.push({ server: kind, round, workload, result });
-            log(
-              `  ${workload.padEnd(12)} ${Math.round(result.opsPerSec).toLocaleString('en-US').padStart(9)} ops/s  p50 ${result.latencyMs.p50.toFixed(2)}  p99 ${result.latencyMs.p99.toFixed(2)} ms  errors ${result.errors}` +
-                `  client ${result.clientCpu.cores.toFixed(2)} cores  server ${result.serverCpu?.cores.toFixed(2) ?? '?'} cores (${result.serverCpu?.waitingThreads?.toFixed(2) ?? '?'} waiting)${result.valid ? '' : `  INVALID: ${result.invalidReason}`}`,
-            );
-          } catch (error) {
-            runs.push({ server: kind, round, workload, failure: message(error) });
-            log(`  ${workload}: FAILED: ${message(error)}`);
-            if (cluster.pids.length < cluster.nodes.length) break; // the server died: next round
+          const tried: RunRecord[] = [];
+          for (const workers of workerCounts) {
+            try {
+              const result = await runBench({
+                connect: cluster.connectString,
+                workload,
+                clients: options.clients,
+                pipeline: options.pipeline,
+                durationS: options.durationS,
+                warmupS: options.warmupS,
+                size: options.size,
+                workers,
+                placement: clientPlacement,
+                rate: options.rate,
+                serverPids: cluster.pids,
+                cleanup: false,
+              });
+              tried.push({ server: kind, round, workload, result });
+              log(
+                `  ${workload.padEnd(12)} ${Math.round(result.opsPerSec).toLocaleString('en-US').padStart(9)} ops/s  p50 ${result.latencyMs.p50.toFixed(2)}  p99 ${result.latencyMs.p99.toFixed(2)} ms  errors ${result.errors}` +
+                  `  client ${result.clientCpu.cores.toFixed(2)} cores${workerCounts.length > 1 ? ` (${result.workers} worker${result.workers > 1 ? 's' : ''})` : ''}  server ${result.serverCpu?.cores.toFixed(2) ?? '?'} cores (${result.serverCpu?.waitingThreads?.toFixed(2) ?? '?'} waiting)${result.valid ? '' : `  INVALID: ${result.invalidReason}`}`,
+              );
+            } catch (error) {
+              tried.push({ server: kind, round, workload, failure: message(error) });
+              log(`  ${workload}: FAILED: ${message(error)}`);
+              if (cluster.pids.length < cluster.nodes.length) {
+                serverDied = true;
+                break;
+              }
+            }
           }
+          markBestOf(tried);
+          runs.push(...tried);
+          if (serverDied) break; // the server died: next round
         }
         if (round <= options.expiryRounds && options.expirySessions > 0) {
           try {
@@ -241,7 +272,7 @@ export async function compare(options: CompareOptions): Promise<CompareReport> {
     const of = (kind: ServerKind): RunSummary =>
       summarizeRuns(
         runs
-          .filter((r) => r.server === kind && r.workload === workload)
+          .filter((r) => r.server === kind && r.workload === workload && r.counted !== false)
           .map((r) => r.result ?? { ops: 0, errors: 0, failure: r.failure, opsPerSec: Number.NaN, latencyMs: { p50: Number.NaN, p99: Number.NaN, p999: Number.NaN }, clientCpu: { cores: Number.NaN } }),
       );
     const zookeeper = of('zookeeper');
@@ -310,6 +341,7 @@ export function renderMarkdown(report: CompareReport): string {
         : `A 3-server Apache ZooKeeper ensemble on loopback (Corral has no ensemble yet), ${o.rounds} round${o.rounds === 1 ? '' : 's'}, fresh data directories each start (forceSync=yes). `) +
       `${o.clients} clients × ${o.pipeline} request(s) in flight${o.rate ? `, open loop at ${o.rate.toLocaleString('en-US')} ops/s (latency from each operation's scheduled start)` : ''}, ${o.size}-byte payloads, ${o.durationS} s per run of which the first ${num(o.warmupS ?? o.durationS * 0.2, 1)} s are warm-up (excluded)` +
       `${o.serverWarmupS > 0 ? `, after ${o.serverWarmupS} s of unmeasured load following each start` : ''}. ` +
+      `${o.workerChoices && o.workerChoices.length > 1 ? `Each run made with ${o.workerChoices.join(', then ')} load-generator processes in turn; for each server the one with more ops/s counts. ` : o.workers ? `${o.workers} load-generator process${o.workers > 1 ? 'es' : ''}. ` : ''}` +
       `Medians over valid runs; a run with more than ${MAX_ERROR_RATE * 100}% errors is invalid.`,
   );
   out.push('');

@@ -256,7 +256,14 @@ export async function runBench(options: RunOptions): Promise<RunResult> {
     const workerResults: WorkerResult[] = (await Promise.all(results)).map((m) => m.result);
     await sampler;
 
+    // Each worker's own histogram (for its row) and their sum (for the run).
+    const workerHistograms = workerResults.map((r) => {
+      const own = new Histogram();
+      own.merge(r.histogram);
+      return own;
+    });
     const histogram = new Histogram();
+    for (const own of workerHistograms) histogram.merge(own);
     const timeline = new Array<number>(Math.ceil(measureMs / 1000)).fill(0);
     const errorCodes: Record<string, number> = {};
     let ops = 0;
@@ -264,7 +271,6 @@ export async function runBench(options: RunOptions): Promise<RunResult> {
     let errors = 0;
     let unfinished = 0;
     for (const r of workerResults) {
-      histogram.merge(r.histogram);
       r.timeline.forEach((n, i) => (timeline[i] = (timeline[i] ?? 0) + n));
       for (const [code, n] of Object.entries(r.errorCodes)) errorCodes[code] = (errorCodes[code] ?? 0) + n;
       ops += r.ops;
@@ -273,17 +279,13 @@ export async function runBench(options: RunOptions): Promise<RunResult> {
       unfinished += r.unfinished;
     }
     const ms = (us: number): number => round(us / 1000);
-    const perWorker = workerResults.map((r) => {
-      const own = new Histogram();
-      own.merge(r.histogram);
-      return {
-        cores: round((r.cpu.userUs + r.cpu.systemUs) / 1000 / r.measuredMs),
-        eventLoopUtilization: round(r.elu),
-        opsPerSec: round(r.ops / measuredS, 1),
-        p50: ms(own.percentile(50)),
-        p99: ms(own.percentile(99)),
-      };
-    });
+    const perWorker = workerResults.map((r, i) => ({
+      cores: round((r.cpu.userUs + r.cpu.systemUs) / 1000 / r.measuredMs),
+      eventLoopUtilization: round(r.elu),
+      opsPerSec: round(r.ops / measuredS, 1),
+      p50: ms(workerHistograms[i]!.percentile(50)),
+      p99: ms(workerHistograms[i]!.percentile(99)),
+    }));
     const result: RunResult = {
       workload: options.workload,
       connect: options.connect,

@@ -1,7 +1,5 @@
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { findRepoRoot, zookeeperAvailable } from '@corral/testing';
+import { corralCliPath, runCommand, runsHere, zookeeperAvailable } from '@corral/testing';
 import { markBestOf, type CompareReport, type RunRecord } from '../src/compare.js';
 import type { RunResult } from '../src/run.js';
 
@@ -22,33 +20,27 @@ describe('best of several load-generator process counts', () => {
     expect(single[0]!.counted).toBeUndefined();
   });
 
-  const zk = zookeeperAvailable();
-  it.skipIf(!zk.ok)('compare --workers 1,2 makes each run with both counts and counts, per server, the one with more ops/s', async () => {
-    const cli = join(findRepoRoot(), 'packages', 'cli', 'dist', 'main.js');
-    const args = ['bench', 'compare', '--rounds', '1', '--workloads', 'get', '--duration', '1.5', '--clients', '4', '--workers', '1,2',
-      '--server-warmup', '0', '--znodes', '0', '--expiry-rounds', '0', '--json'];
-    const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-      const child = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-      let out = '';
-      let err = '';
-      child.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
-      child.stderr.setEncoding('utf8').on('data', (s: string) => (err += s));
-      child.once('error', reject);
-      child.once('close', (c) => resolve({ code: c, stdout: out, stderr: err }));
-    });
-    expect(code, stderr).toBe(0);
-    const report = JSON.parse(stdout) as CompareReport;
-    expect(report.options.workerChoices).toEqual([1, 2]);
-    for (const server of ['zookeeper', 'corral'] as const) {
-      const runs = report.runs.filter((r) => r.server === server);
-      expect(runs.map((r) => r.result?.workers)).toEqual([1, 2]);
-      const counted = runs.filter((r) => r.counted);
-      expect(counted).toHaveLength(1);
-      const best = Math.max(...runs.map((r) => r.result!.opsPerSec));
-      expect(counted[0]!.result!.opsPerSec).toBe(best);
-      const summary = report.summary[0]![server]!;
-      expect(summary.runs).toBe(1);
-      expect(summary.opsPerSec).toBe(best);
-    }
-  }, 120_000);
+  it.runIf(runsHere(zookeeperAvailable(), 'bench compare against Apache ZooKeeper'))(
+    'compare --workers 1,2 makes each run with both counts and counts, per server, the one with more ops/s',
+    async () => {
+      const args = ['bench', 'compare', '--rounds', '1', '--workloads', 'get', '--duration', '1.5', '--clients', '4', '--workers', '1,2',
+        '--server-warmup', '0', '--znodes', '0', '--expiry-rounds', '0', '--json'];
+      const { code, stdout, stderr } = await runCommand(process.execPath, [corralCliPath(), ...args], { timeoutMs: 110_000 });
+      expect(code, stderr).toBe(0);
+      const report = JSON.parse(stdout) as CompareReport;
+      expect(report.options.workerChoices).toEqual([1, 2]);
+      for (const server of ['zookeeper', 'corral'] as const) {
+        const runs = report.runs.filter((r) => r.server === server);
+        expect(runs.map((r) => r.result?.workers)).toEqual([1, 2]);
+        const counted = runs.filter((r) => r.counted);
+        expect(counted).toHaveLength(1);
+        const best = Math.max(...runs.map((r) => r.result!.opsPerSec));
+        expect(counted[0]!.result!.opsPerSec).toBe(best);
+        const summary = report.summary[0]![server]!;
+        expect(summary.runs).toBe(1);
+        expect(summary.opsPerSec).toBe(best);
+      }
+    },
+    120_000,
+  );
 });

@@ -26,7 +26,8 @@ export class ZeroFill {
   readonly #limit: number;
   #filledTo: number;
   #appendedTo = 0;
-  #running: { from: number; to: number; done: Promise<void> } | undefined;
+  /** The fill in progress: where it starts, and when it is done. */
+  #running: { from: number; done: Promise<void> } | undefined;
   #stopped = false;
 
   /** `filledTo`: zeros already on disk up to there; `limit`: the file's size, never extended. */
@@ -64,7 +65,7 @@ export class ZeroFill {
         this.#stopped = true;
       },
     );
-    this.#running = { from, to, done };
+    this.#running = { from, done };
   }
 
   /** No more fills; resolves when the one running (if any) has ended, so the handle can be closed. */
